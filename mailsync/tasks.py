@@ -1,0 +1,50 @@
+"""Celery tasks: thin wrappers that pass primary keys only.
+
+No task argument, result or retry state ever contains a message body,
+snippet, subject or address list, so the broker and result store hold
+nothing of a message. Every task is idempotent: the backfill resumes from
+its saved cursor and headers are upserted on (account, Nylas message id).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from django.conf import settings
+
+from celery import shared_task
+from celery.app.task import Task
+
+from mailsync import backfill, nylas_client
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+def retry_delay(attempt: int, retry_after: int | None) -> int:
+    """Seconds to wait: the server's Retry-After when given (capped), else
+    exponential backoff with jitter, capped at ten minutes."""
+    if retry_after is not None:
+        return min(retry_after, settings.MAILSYNC_MAX_RETRY_AFTER_SECONDS)
+    return min(2**attempt * 5, 600) + random.randint(0, 5)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def backfill_account(self: Task, account_id: int) -> None:
+    try:
+        backfill.run_backfill(account_id)
+    except nylas_client.NylasRetryableError as error:
+        logger.warning(
+            "Backfill of account %s will retry (attempt %s): %s",
+            account_id,
+            self.request.retries + 1,
+            error,
+        )
+        if self.request.retries >= MAX_RETRIES:
+            backfill.mark_backfill_failed(account_id, str(error))
+            return
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, error.retry_after)
+        ) from error
