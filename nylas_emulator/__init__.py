@@ -1,0 +1,1 @@
+"""Local emulator of the Nylas v3 HTTP API for development, demos and tests."""

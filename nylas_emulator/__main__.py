@@ -1,0 +1,3 @@
+from nylas_emulator.cli import main
+
+main()
