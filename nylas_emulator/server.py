@@ -253,7 +253,10 @@ def start_emulator(
     server = ThreadingHTTPServer((host, port), handler_class)
     server.daemon_threads = True
     thread = threading.Thread(
-        target=server.serve_forever, name="nylas-emulator", daemon=True
+        target=server.serve_forever,
+        args=(0.05,),
+        name="nylas-emulator",
+        daemon=True,
     )
     thread.start()
 
