@@ -118,7 +118,7 @@ def receiver() -> Iterator[Receiver]:
     holder = Receiver(url="")
     server = ThreadingHTTPServer(("127.0.0.1", 0), _receiver_handler(holder))
     holder.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield holder
     server.shutdown()
