@@ -7,13 +7,14 @@ organisation B only and must never see anything of A.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
 
 import pytest
+import requests
 
 from contacts.models import Contact, Membership, Organisation, Role
 from mailsync.models import EmailAccount
@@ -119,3 +120,76 @@ def carol(make_user: Callable[..., User], org_b: Organisation) -> User:
     return make_user(
         "carol", organisations=(org_b,), first_name="Carol", last_name="Clark"
     )
+
+
+class EmulatorControl:
+    """The emulator's documented control API, over HTTP, for tests."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.url = handle.url
+
+    def post(self, path: str, payload: dict[str, Any] | None = None) -> Any:
+        response = requests.post(f"{self.url}{path}", json=payload or {}, timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        response = requests.get(f"{self.url}{path}", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def add_generated_mailbox(
+        self, owner: str, count: int, days: int, grant_id: str, seed: int = 7
+    ) -> None:
+        self.post(
+            "/_emulator/mailboxes",
+            {
+                "owner": owner,
+                "generate": {"count": count, "days": days, "seed": seed},
+                "grant_id": grant_id,
+            },
+        )
+
+    def add_grant(self, owner: str, grant_id: str, provider: str = "google") -> None:
+        self.post(
+            "/_emulator/grants",
+            {"owner": owner, "grant_id": grant_id, "provider": provider},
+        )
+
+    def inject(self, owner: str, **message: Any) -> str:
+        """Deliver a message from outside into `owner`'s mailbox; return its id."""
+        answer = self.post(
+            "/_emulator/messages/inject", {"owner": owner, "message": message}
+        )
+        return str(answer.get("id") or answer.get("data", {}).get("id"))
+
+    def fault(self, **fault: Any) -> None:
+        self.post("/_emulator/faults", fault)
+
+    def mailbox_messages(self, owner: str) -> list[dict[str, Any]]:
+        mailbox = self.handle.store.find_mailbox(owner)
+        return list(mailbox.messages.values()) if mailbox else []
+
+
+@pytest.fixture
+def emulator(settings: Any) -> Iterator[EmulatorControl]:
+    """A fresh Nylas emulator, with the product's settings pointed at it."""
+    from nylas_emulator.server import start_emulator
+
+    handle = start_emulator(webhook_base_delay_s=0.05, webhook_retry_window_s=5)
+    settings.NYLAS_API_URI = handle.url
+    settings.NYLAS_API_KEY = handle.api_key
+    yield EmulatorControl(handle)
+    handle.stop()
+
+
+@pytest.fixture(autouse=True)
+def celery_eager() -> Iterator[None]:
+    """Run tasks in the test's process, with their errors raised."""
+    from convex_email.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False

@@ -307,13 +307,17 @@ def _summary_from_sdk(message: Any) -> MessageSummary:
 
 
 def _names(participants: Any) -> tuple[EmailName, ...]:
+    """Decode SDK participants, which arrive as EmailName objects or, for
+    `from` (a renamed field the SDK leaves undecoded), as plain dicts."""
     found = []
     for participant in participants or ():
-        email = getattr(participant, "email", None) or ""
+        if isinstance(participant, dict):
+            email, name = participant.get("email"), participant.get("name")
+        else:
+            email = getattr(participant, "email", None)
+            name = getattr(participant, "name", None)
         if email:
-            found.append(
-                EmailName(name=getattr(participant, "name", "") or "", email=email)
-            )
+            found.append(EmailName(name=str(name or ""), email=str(email)))
     return tuple(found)
 
 
