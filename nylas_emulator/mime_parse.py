@@ -110,12 +110,17 @@ def parse_bytes(raw: bytes, source_key: str) -> MailRecord | None:
         return None
     if not _has_mail_headers(message):
         return None
-    return _record_from_message(message, source_key)
+    try:
+        return _record_from_message(message, source_key)
+    except Exception:  # noqa: BLE001 - e.g. RecursionError on deeply nested MIME
+        logger.warning(
+            "skipped %s: the message structure could not be read", source_key
+        )
+        return None
 
 
 def _has_mail_headers(message: Message) -> bool:
-    names = {name.lower() for name in message}
-    return bool(names & {"from", "to", "subject", "date", "message-id"})
+    return len(message) > 0
 
 
 def _record_from_message(message: EmailMessage, source_key: str) -> MailRecord:
@@ -149,8 +154,25 @@ def _raw_headers(message: Message, name: str) -> list[str]:
 
 
 def read_subject(message: Message) -> str:
-    raw = _raw_header(message, "Subject")
+    raw = fix_8bit(_raw_header(message, "Subject"))
     return " ".join(decode_words(_unfold(raw)).split())
+
+
+def fix_8bit(value: str) -> str:
+    """Decode raw 8-bit header bytes as UTF-8, or Latin-1 when they are not UTF-8.
+
+    The parser keeps such bytes as surrogate escapes, which cannot be encoded
+    in a JSON response.
+    """
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        raw = value.encode("utf-8", "surrogateescape")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _unfold(value: str) -> str:
@@ -161,8 +183,10 @@ def read_participants(message: Message) -> dict[str, list[Participant]]:
     result: dict[str, list[Participant]] = {}
     for key, name in (*ADDRESS_FIELDS, ("reply_to", "Reply-To")):
         entries: list[Participant] = []
-        for value in _header_values(message, name):
-            entries.extend(participants_from_header(value))
+        raw_values = [fix_8bit(v) for v in _raw_headers(message, name)]
+        parsed_values = _header_values(message, name)
+        for parsed, raw in zip(parsed_values, raw_values, strict=False):
+            entries.extend(participants_from_header(parsed, _unfold(raw)))
         result[key] = entries
     return result
 
@@ -193,7 +217,8 @@ def _all_message_ids(value: str) -> list[str]:
 def _read_headers(message: Message) -> list[dict[str, str]]:
     headers = []
     for name, value in message.raw_items():
-        headers.append({"name": name, "value": decode_words(_unfold(str(value)))})
+        text = decode_words(_unfold(fix_8bit(str(value))))
+        headers.append({"name": name, "value": text})
     return headers
 
 

@@ -18,27 +18,36 @@ def decode_words(value: str) -> str:
         return value
 
 
-def participants_from_header(header: Any) -> list[Participant]:
+def participants_from_header(header: Any, raw: str) -> list[Participant]:
     """Read the addresses of one header value parsed with the modern policy.
 
     Groups contribute their members, an empty group contributes nothing, and
-    an entry without an address is dropped.
+    an entry without an address is dropped. ``raw`` is the undecoded value.
     """
     try:
         if isinstance(header, AddressHeader):
-            return _from_address_objects(header)
+            return _from_address_objects(header, raw)
     except (ValueError, TypeError, IndexError, AttributeError):
         pass
-    return participants_from_raw(str(header))
+    return participants_from_raw(raw)
 
 
-def _from_address_objects(header: AddressHeader) -> list[Participant]:
+def _from_address_objects(header: AddressHeader, raw: str) -> list[Participant]:
+    # The modern parser keeps the space between two adjacent encoded words,
+    # which RFC 2047 section 6.2 says to drop, so such names are re-decoded.
+    encoded_names = {}
+    if "=?" in raw:
+        encoded_names = {
+            addr.lower(): decode_words(name)
+            for name, addr in email.utils.getaddresses([raw])
+        }
     result: list[Participant] = []
     for address in header.addresses:
         addr_spec = address.addr_spec
         if not addr_spec or "@" not in addr_spec:
             continue
-        result.append(make_participant(address.display_name, addr_spec))
+        name = encoded_names.get(addr_spec.lower()) or address.display_name
+        result.append(make_participant(name, addr_spec))
     return result
 
 
