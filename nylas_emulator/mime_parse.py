@@ -112,7 +112,7 @@ def parse_bytes(raw: bytes, source_key: str) -> MailRecord | None:
         return None
     try:
         return _record_from_message(message, source_key)
-    except Exception:  # noqa: BLE001 - e.g. RecursionError on deeply nested MIME
+    except Exception:
         logger.warning(
             "skipped %s: the message structure could not be read", source_key
         )

@@ -48,13 +48,15 @@ def consent(
 
 
 def auth_url(client: nylas.Client, login_hint: str = ALEX) -> str:
-    return client.auth.url_for_oauth2(
-        {
-            "client_id": "cid-1",
-            "redirect_uri": REDIRECT,
-            "login_hint": login_hint,
-            "state": "st ate/1",
-        }
+    return str(
+        client.auth.url_for_oauth2(
+            {
+                "client_id": "cid-1",
+                "redirect_uri": REDIRECT,
+                "login_hint": login_hint,
+                "state": "st ate/1",
+            }
+        )
     )
 
 

@@ -172,7 +172,7 @@ def test_case01_names_written_back_quoted() -> None:
 def _inject_case_message(handle: Any, message: dict[str, Any]) -> None:
     from .conftest import control
 
-    spec = {
+    spec: dict[str, Any] = {
         k: message[k] for k in ("to", "cc", "bcc", "subject", "date") if k in message
     }
     if "from" in message:
@@ -320,7 +320,10 @@ def test_group_syntax_gives_no_participant() -> None:
 
 
 def test_encoded_word_name_is_decoded() -> None:
-    raw = b"From: =?utf-8?q?Zo=C3=AB_L=C3=A9?= <zoe@b.example>\r\nSubject: =?utf-8?b?5pel5pys?=\r\n\r\nx"
+    raw = (
+        b"From: =?utf-8?q?Zo=C3=AB_L=C3=A9?= <zoe@b.example>\r\n"
+        b"Subject: =?utf-8?b?5pel5pys?=\r\n\r\nx"
+    )
     record = parse_bytes(raw, "e")
     assert record is not None
     assert record.participants["from"] == [{"name": "Zoë Lé", "email": "zoe@b.example"}]
@@ -331,10 +334,12 @@ def test_reply_joins_parent_thread(tmp_path: Path) -> None:
     from nylas_emulator.store import Store
 
     (tmp_path / "1.eml").write_bytes(
-        b"From: a@b.example\r\nMessage-ID: <p@b>\r\nDate: Tue, 14 Oct 2025 09:05:11 +0000\r\n\r\nx"
+        b"From: a@b.example\r\nMessage-ID: <p@b>\r\n"
+        b"Date: Tue, 14 Oct 2025 09:05:11 +0000\r\n\r\nx"
     )
     (tmp_path / "2.eml").write_bytes(
-        b"From: me@x.example\r\nMessage-ID: <c@x>\r\nIn-Reply-To: <p@b>\r\nReferences: <p@b>\r\nDate: Tue, 14 Oct 2025 10:05:11 +0000\r\n\r\ny"
+        b"From: me@x.example\r\nMessage-ID: <c@x>\r\nIn-Reply-To: <p@b>\r\n"
+        b"References: <p@b>\r\nDate: Tue, 14 Oct 2025 10:05:11 +0000\r\n\r\ny"
     )
     (tmp_path / "3.eml").write_bytes(
         b"From: z@b.example\r\nMessage-ID: <other@b>\r\n\r\nz"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nylas
 import pytest
 from nylas.models.errors import NylasApiError
@@ -252,8 +254,8 @@ def test_thread_list_pages_without_repeats(
     assert len(ids) == total
 
 
-def _every_message(client: nylas.Client) -> list[object]:
-    messages: list[object] = []
+def _every_message(client: nylas.Client) -> list[Any]:
+    messages: list[Any] = []
     cursor = None
     while True:
         page = client.messages.list(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import nylas
 import pytest
@@ -13,7 +14,7 @@ from nylas_emulator.server import EmulatorHandle
 from .conftest import ALEX, ALEX_GRANT, PRIYA, PRIYA_GRANT, control
 
 
-def send(client: nylas.Client, grant: str, **fields: object) -> object:
+def send(client: nylas.Client, grant: str, **fields: object) -> Any:
     body = {
         "to": [{"email": PRIYA}],
         "subject": "Quote ü 日本語",
@@ -23,7 +24,7 @@ def send(client: nylas.Client, grant: str, **fields: object) -> object:
     return client.messages.send(grant, body).data
 
 
-def inbox(handle: EmulatorHandle, owner: str) -> list[dict[str, object]]:
+def inbox(handle: EmulatorHandle, owner: str) -> list[dict[str, Any]]:
     mailbox = handle.store.find_mailbox(owner)
     assert mailbox is not None
     return [m for m in mailbox.messages.values() if "INBOX" in m["folders"]]
@@ -33,15 +34,15 @@ def test_send_returns_grant_and_id(
     two_mailboxes: EmulatorHandle, client: nylas.Client
 ) -> None:
     sent = send(client, ALEX_GRANT)
-    assert sent.grant_id == ALEX_GRANT  # type: ignore[attr-defined]
-    assert sent.id  # type: ignore[attr-defined]
+    assert sent.grant_id == ALEX_GRANT
+    assert sent.id
 
 
 def test_send_lands_in_sent_folder(
     two_mailboxes: EmulatorHandle, client: nylas.Client
 ) -> None:
     sent = send(client, ALEX_GRANT)
-    stored = client.messages.find(ALEX_GRANT, sent.id).data  # type: ignore[attr-defined]
+    stored = client.messages.find(ALEX_GRANT, sent.id).data
     assert stored.folders == ["SENT"]
 
 
@@ -83,7 +84,7 @@ def test_reply_sets_threading_headers(
     original = send(client, ALEX_GRANT)
     parent = client.messages.find(
         ALEX_GRANT, original.id, {"fields": "include_headers"}
-    ).data  # type: ignore[attr-defined]
+    ).data
     parent_id = next(h.value for h in parent.headers if h.name == "Message-ID")
     reply = client.messages.send(
         ALEX_GRANT,
@@ -137,7 +138,7 @@ def test_sender_copy_keeps_bcc(
     two_mailboxes: EmulatorHandle, client: nylas.Client
 ) -> None:
     sent = send(client, ALEX_GRANT, bcc=[{"email": "boss@acme.example.com"}])
-    assert sent.bcc == [{"email": "boss@acme.example.com"}]  # type: ignore[attr-defined]
+    assert sent.bcc == [{"email": "boss@acme.example.com"}]
 
 
 def test_same_idempotency_key_returns_cached(
@@ -171,10 +172,10 @@ def test_open_tracking_injects_pixel(
     two_mailboxes: EmulatorHandle, client: nylas.Client
 ) -> None:
     sent = send(client, ALEX_GRANT, tracking_options={"opens": True, "label": "crm-42"})
-    stored = client.messages.find(ALEX_GRANT, sent.id).data  # type: ignore[attr-defined]
+    stored = client.messages.find(ALEX_GRANT, sent.id).data
     assert "tracking.us.nylas.com/open/" in stored.body
     assert "tracking.us.nylas.com/open/" in str(inbox(two_mailboxes, PRIYA)[0]["body"])
-    assert "tracking.us.nylas.com" not in sent.body  # type: ignore[attr-defined]
+    assert "tracking.us.nylas.com" not in sent.body
 
 
 def test_sent_log_keeps_request(
@@ -206,10 +207,10 @@ def test_json_attachment_is_downloadable(
             }
         ],
     )
-    attachment = sent.attachments[0]  # type: ignore[attr-defined]
+    attachment = sent.attachments[0]
     content = client.attachments.download_bytes(
         ALEX_GRANT, attachment.id, {"message_id": sent.id}
-    )  # type: ignore[attr-defined]
+    )
     assert content == b"hello"
 
 
@@ -229,8 +230,8 @@ def test_multipart_send_keeps_attachment(
             }
         ],
     )
-    assert sent.attachments[0].size == len(big)  # type: ignore[attr-defined]
-    assert sent.subject == "Quote ü 日本語"  # type: ignore[attr-defined]
+    assert sent.attachments[0].size == len(big)
+    assert sent.subject == "Quote ü 日本語"
 
 
 def test_send_without_to_is_rejected(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 
 import nylas
 import pytest
@@ -197,7 +198,7 @@ def test_retry_delay_grows(
         d["at"]
         for d in control(two_mailboxes, "GET", "/_emulator/webhooks/deliveries")["data"]
     ]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[2] > gaps[0]
 
 
@@ -318,7 +319,7 @@ def test_reply_emits_thread_replied(
         {"grant_id": ALEX_GRANT, "message_id": sent.id, "from": "dana@example.org"},
     )
     flush(two_mailboxes)
-    replied = [e for e in receiver.events() if e["type"] == "thread.replied"][0]
+    replied = next(e for e in receiver.events() if e["type"] == "thread.replied")
     assert replied["data"]["object"]["root_message_id"] == sent.id
     assert reply["thread_id"] == sent.thread_id
 
