@@ -144,7 +144,7 @@ def _add_optional(out: dict[str, Any], message: Message, fields: set[str]) -> No
 
 
 def usable_mailbox(app: App, grant_segment: str) -> Mailbox:
-    """Resolve a grant path segment; expired grants are rejected with 401.
+    """Resolve a grant path segment, rejecting an expired grant with 401.
 
     Call with ``app.store.lock`` held.
     """

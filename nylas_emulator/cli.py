@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="nyk_emulator",
         help="bearer key that /v3 requests must send (default nyk_emulator)",
     )
+
     parser.add_argument(
         "--mailbox",
         action="append",
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OWNER=GRANT_ID",
         help="create a valid grant with a fixed id for OWNER's mailbox; repeatable",
     )
+
     parser.add_argument(
         "--seed", type=int, default=1, help="seed for generated mailboxes (default 1)"
     )
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="message ids: hex (Gmail-like) or imap (embed the Message-ID, "
         "contain / + = < @) (default hex)",
     )
+
     parser.add_argument(
         "--webhook-url",
         help="register a webhook destination for all "
@@ -84,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="first retry delay in seconds after a failed delivery; it doubles "
         "each attempt (default 1.0)",
     )
+
     parser.add_argument(
         "--state-file",
         type=Path,
