@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from django.utils.csp import CSP
+
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -43,6 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content security: per-request CSP nonce and policy (SECURE_CSP below).
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,7 +115,36 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "SAMEORIGIN"
+# Only the message-body view allows framing (by our own pages).
+X_FRAME_OPTIONS = "DENY"
+
+# Content security. Every page gets SECURE_CSP from Django's CSP middleware:
+# scripts only from our static files or with this request's nonce, no
+# plugins, no <base>, and framing only by our own pages. The message-body
+# frame sets a stricter policy of its own (mailsync.views.message), which
+# the middleware leaves in place. Inline styles are not allowed, so htmx's
+# indicator styles are turned off in templates/base.html.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "frame-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "frame-ancestors": [CSP.SELF],
+}
+TEMPLATES[0]["OPTIONS"]["context_processors"].append(  # type: ignore[index]
+    "django.template.context_processors.csp"
+)
+# How long a signed image link in a message frame stays valid, in seconds.
+# The frame cannot send the session cookie, so this signature is what
+# authenticates its image requests (see mailsync.views.images).
+IMAGE_LINK_MAX_AGE_SECONDS = env.int(
+    "MAILSYNC_IMAGE_LINK_MAX_AGE_SECONDS", default=15 * 60
+)
 
 # Celery: Redis in production; the filesystem transport lets a local worker
 # run without Redis. Tasks carry ids only, and results are not stored.

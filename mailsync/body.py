@@ -4,42 +4,81 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
-from django.utils.html import urlize
+import bleach
 
-from mailsync.sanitizer import sanitise_email_html
+from mailsync.sanitizer import ImagePolicy, sanitise_email_html, url_scheme
 
 TAG_PATTERN = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 FRAME_STYLE = (
-    "body{margin:0;padding:12px;font:14px/1.45 system-ui,sans-serif;color:#1f2933;"
-    "overflow-wrap:anywhere}img{max-width:100%;height:auto}"
+    "html{overflow-wrap:anywhere}"
+    "body{margin:0;padding:12px;font:14px/1.45 system-ui,sans-serif;color:#1f2933}"
+    "img{max-width:100%;height:auto}table{max-width:100%}"
     "pre.plain{white-space:pre-wrap;font:inherit;margin:0}"
+    ".notice{color:#66788a}"
 )
 NOTICES = {
-    "unavailable": "This message is no longer available in the mailbox.",
+    "unavailable": (
+        "This message is no longer available: it was deleted from the mailbox "
+        "or moved where Convex cannot read it."
+    ),
+    "disconnected": (
+        "This message is no longer available because its mailbox is "
+        "disconnected. The mailbox owner can reconnect it in Settings."
+    ),
     "failed": "The message could not be loaded right now. Try again in a moment.",
 }
+PLAIN_TEXT_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
 
 
 def looks_like_html(body: str) -> bool:
     return bool(TAG_PATTERN.search(body))
 
 
-def render_body_document(
-    body: str | None, *, unavailable: bool = False, failed: bool = False
-) -> str:
+def render_body_document(body: str, images: ImagePolicy | None = None) -> str:
     """Return a full HTML document for the frame: sanitised HTML, or plain
-    text escaped with its links made clickable."""
-    if unavailable or failed or body is None:
-        notice = NOTICES["unavailable" if unavailable else "failed"]
-        content = f'<p class="notice">{html.escape(notice)}</p>'
-    elif looks_like_html(body):
-        content = sanitise_email_html(body)
+    text escaped with its http, https and mailto links made clickable."""
+    if looks_like_html(body):
+        content = sanitise_email_html(body, images)
     else:
-        linked = urlize(html.escape(body), autoescape=False, nofollow=True)
-        content = f'<pre class="plain">{linked}</pre>'
+        content = f'<pre class="plain">{linkify_plain_text(body)}</pre>'
+    return _document(content)
+
+
+def render_notice_document(reason: str) -> str:
+    """Return a frame document that explains why the body is not shown.
+
+    `reason` is a key of NOTICES.
+    """
+    return _document(f'<p class="notice">{html.escape(NOTICES[reason])}</p>')
+
+
+def linkify_plain_text(text: str) -> str:
+    """Escape plain text and turn its web and mailto addresses into links."""
+    return str(
+        bleach.linkify(
+            html.escape(text, quote=False),
+            callbacks=[_plain_text_link],
+            parse_email=True,
+        )
+    )
+
+
+def _plain_text_link(
+    attributes: dict[Any, str], new: bool = False
+) -> dict[Any, str] | None:
+    href = attributes.get((None, "href"), "")
+    if url_scheme(href)[0] not in PLAIN_TEXT_LINK_SCHEMES:
+        return None
+    attributes[(None, "target")] = "_blank"
+    attributes[(None, "rel")] = "noopener noreferrer"
+    return attributes
+
+
+def _document(content: str) -> str:
     return (
         '<!doctype html><html><head><meta charset="utf-8">'
-        '<base target="_blank">'
+        '<meta name="referrer" content="no-referrer">'
         f"<style>{FRAME_STYLE}</style></head><body>{content}</body></html>"
     )

@@ -10,6 +10,8 @@ only headers are needed.
 from __future__ import annotations
 
 import logging
+import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -284,6 +286,49 @@ def fetch_message_content(grant_id: str, message_id: str) -> MessageContent:
     return MessageContent(
         summary=_summary_from_sdk(response.data), body=response.data.body or ""
     )
+
+
+def stream_inline_attachment(
+    grant_id: str, message_id: str, content_id: str, chunk_size: int = 64 * 1024
+) -> tuple[str, Iterator[bytes]]:
+    """Find the message's attachment with this Content-ID and stream it.
+
+    Returns (content type from the attachment's metadata, chunks). The bytes
+    are passed through and never stored; the iterator closes the download
+    when it ends. Content-IDs are compared without angle brackets and case.
+    Raises NylasNotFoundError when no attachment has that Content-ID.
+    """
+    wanted = content_id.strip().strip("<>").lower()
+    with _TranslatedErrors("message find", grant_id, missing_grant=False):
+        response = get_client().messages.find(
+            grant_id, message_id, query_params={"select": "id,attachments"}
+        )
+    attachment = next(
+        (
+            item
+            for item in response.data.attachments or ()
+            if item.id and (item.content_id or "").strip().strip("<>").lower() == wanted
+        ),
+        None,
+    )
+    if attachment is None or not wanted:
+        raise NylasNotFoundError(
+            f"Message in grant {grant_id} has no attachment with that Content-ID."
+        )
+
+    attachment_id = urllib.parse.quote(attachment.id, safe="")
+    with _TranslatedErrors("attachment download", grant_id, missing_grant=False):
+        download = get_client().attachments.download(
+            grant_id, attachment_id, query_params={"message_id": message_id}
+        )
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            yield from download.iter_content(chunk_size)
+        finally:
+            download.close()
+
+    return attachment.content_type or "", chunks()
 
 
 def _summary_from_sdk(message: Any) -> MessageSummary:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mailsync.views import message, panel, settings_page
+from mailsync.views import images, message, panel, settings_page, webhook
 
 app_name = "mailsync"
 
@@ -16,6 +16,8 @@ urlpatterns = [
     ),
     path("settings/email/progress/", settings_page.sync_progress, name="progress"),
     path("settings/email/disconnect/", settings_page.disconnect, name="disconnect"),
+    path("settings/email/sync-now/", settings_page.sync_now, name="sync-now"),
+    path("nylas/webhook/", webhook.nylas_webhook, name="webhook"),
     path(
         "o/<slug:organisation_slug>/contacts/<int:contact_id>/emails/",
         panel.contact_emails,
@@ -30,5 +32,15 @@ urlpatterns = [
         "o/<slug:organisation_slug>/messages/<int:header_id>/body/",
         message.message_body,
         name="message-body",
+    ),
+    path(
+        "o/<slug:organisation_slug>/messages/<int:header_id>/image",
+        images.message_image,
+        name="message-image",
+    ),
+    path(
+        "o/<slug:organisation_slug>/messages/<int:header_id>/cid",
+        images.message_inline_image,
+        name="message-cid",
     ),
 ]
