@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import logging
+import re
 import socket
 import ssl
 import time
@@ -44,6 +45,7 @@ IMAGE_CONTENT_TYPES = frozenset(
     }
 )
 USER_AGENT = "ConvexImageProxy/1.0"
+LEGACY_IPV4 = re.compile(r"^[0-9a-fA-FxX.]+$")
 NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 
 
@@ -150,6 +152,13 @@ def resolve(host: str, port: int) -> list[str]:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         pass
+    # Browsers and inet_aton also read shortened and hex IPv4 forms such as
+    # "127.1", "0" or "0x7f.1". inet_aton parses them locally, without DNS.
+    if LEGACY_IPV4.match(host):
+        try:
+            return [str(ipaddress.IPv4Address(socket.inet_aton(host)))]
+        except OSError:
+            pass
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as error:
@@ -264,7 +273,7 @@ def _read_capped(response: http.client.HTTPResponse, deadline: float) -> bytes:
     total = 0
     sock = response.fp.raw._sock if response.fp is not None else None  # type: ignore[attr-defined]
     while True:
-        if sock is not None:
+        if sock is not None and not response.isclosed():
             sock.settimeout(_time_left(deadline))
         try:
             chunk = response.read(READ_CHUNK_BYTES)
