@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from html import unescape
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -343,7 +344,9 @@ class ImageFilter(Filter):  # type: ignore[misc]
         return kept
 
     def _image_source(self, source: str) -> str | None:
-        if source in self.policy.trusted_sources:
+        # bleach's parser leaves entities in attribute values undecoded, so a
+        # trusted URL comes back from serialisation as "&amp;" in later passes.
+        if unescape(source) in self.policy.trusted_sources:
             return source
         scheme, url = url_scheme(source)
         if scheme == "data":
