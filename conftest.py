@@ -193,3 +193,12 @@ def celery_eager() -> Iterator[None]:
     app.conf.task_eager_propagates = True
     yield
     app.conf.task_always_eager = False
+
+
+def put_emulator_message(
+    emulator: EmulatorControl, owner: str, message: dict[str, Any]
+) -> None:
+    """Place a message with a fixed id (from a shared case) in a mailbox."""
+    store = emulator.handle.store
+    with store.lock:
+        store.mailbox(owner).add(dict(message))

@@ -40,6 +40,7 @@ def demo_environment() -> dict[str, str]:
         "data_folder_in": str(broker / "queue"),
         "data_folder_out": str(broker / "queue"),
         "processed_folder": str(broker / "processed"),
+        "control_folder": str(broker / "control"),
         "store_processed": False,
     }
     return {
@@ -83,7 +84,9 @@ def wait_for(url: str, seconds: float = 60) -> None:
                 return
         except OSError:
             time.sleep(0.3)
-    raise SystemExit(f"{url} did not answer within {seconds:.0f} s; see the output above.")
+    raise SystemExit(
+        f"{url} did not answer within {seconds:.0f} s; see the output above."
+    )
 
 
 def main() -> None:
@@ -93,11 +96,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.mailbox and not Path(args.mailbox).exists():
-        raise SystemExit(f"MAILBOX={args.mailbox} does not exist: give a folder or file.")
+        raise SystemExit(
+            f"MAILBOX={args.mailbox} does not exist: give a folder or file."
+        )
 
     shutil.rmtree(STATE, ignore_errors=True)
     (STATE / "broker" / "queue").mkdir(parents=True)
     (STATE / "broker" / "processed").mkdir(parents=True)
+    (STATE / "broker" / "control").mkdir(parents=True)
     env = demo_environment()
     children: list[subprocess.Popen[bytes]] = []
 
@@ -107,9 +113,29 @@ def main() -> None:
     try:
         start(emulator_command(args.mailbox))
         wait_for(f"{EMULATOR_URL}/_emulator/mailboxes")
-        subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
+            cwd=REPO,
+            env=env,
+            check=True,
+        )
         subprocess.run([PYTHON, "demo/seed.py"], cwd=REPO, env=env, check=True)
-        start([PYTHON, "-m", "celery", "-A", "convex_email", "worker", "-B", "--pool=threads", "--concurrency=4", "--loglevel=WARNING", "-s", str(STATE / "beat-schedule")])
+        start(
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "convex_email",
+                "worker",
+                "-B",
+                "--pool=threads",
+                "--concurrency=4",
+                "--loglevel=WARNING",
+                "-s",
+                str(STATE / "beat-schedule"),
+            ]
+        )
         start([PYTHON, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"])
         wait_for(f"{APP_URL}/login/")
         print_welcome()

@@ -23,6 +23,8 @@ def start_syncing(outcome: ConnectOutcome) -> None:
         backfill.start_backfill(account)
     elif outcome.reconnected:
         backfill.resume_stopped_backfill(account)
+        # Catch up on mail that arrived while the grant was invalid.
+        transaction.on_commit(lambda: tasks.sweep_account.delay(account.pk))
     transaction.on_commit(lambda: tasks.backfill_account.delay(account.pk))
 
 

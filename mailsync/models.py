@@ -222,3 +222,58 @@ class HeaderContact(models.Model):
 
     def __str__(self) -> str:
         return f"header {self.header_id} → contact {self.contact_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One Nylas notification, recorded once by its notification id.
+
+    Holds ids and the trigger type only: the payload (which for message
+    triggers carries the body and snippet) is never stored.
+    """
+
+    nylas_notification_id = models.CharField(max_length=200, unique=True)
+    trigger_type = models.CharField(max_length=100)
+    nylas_grant_id = models.CharField(max_length=200, blank=True)
+    object_id = models.CharField(max_length=1000, blank=True)
+    event_time = models.BigIntegerField(null=True, blank=True)
+    tracking_events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="For message.opened: when each open happened, whether a "
+        "privacy proxy made it, and a keyed hash of the client (never its IP).",
+    )
+    delivery_attempt = models.PositiveIntegerField(default=1)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["nylas_grant_id", "object_id", "trigger_type"]),
+            models.Index(fields=["processed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trigger_type} {self.nylas_notification_id}"
+
+
+class WebhookSecret(models.Model):
+    """A signing secret of our Nylas webhook destination.
+
+    After a rotation the previous secret stays valid for a grace period, so
+    that deliveries signed before the rotation and retried after it are
+    still accepted.
+    """
+
+    nylas_webhook_id = models.CharField(max_length=200)
+    secret = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        state = "retired" if self.retired_at else "current"
+        return f"secret of {self.nylas_webhook_id} ({state})"

@@ -414,3 +414,47 @@ def _int_or_none(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+@dataclass(frozen=True)
+class WebhookDestination:
+    id: str
+    url: str
+    secret: str
+
+
+def register_webhook(
+    url: str, triggers: list[str], description: str
+) -> WebhookDestination:
+    """Create the destination for `url`, or update the one that exists.
+
+    Nylas sends a challenge to `url` before it creates a destination, so the
+    endpoint must already be reachable. The secret is returned on create
+    only; an update returns an empty secret.
+    """
+    client = get_client()
+    with _TranslatedErrors("webhook list", "(application)", missing_grant=False):
+        existing = [
+            hook for hook in client.webhooks.list().data if hook.webhook_url == url
+        ]
+    if existing:
+        with _TranslatedErrors("webhook update", "(application)", missing_grant=False):
+            client.webhooks.update(
+                existing[0].id,
+                {"trigger_types": triggers, "description": description},  # type: ignore[typeddict-item]
+            )
+        return WebhookDestination(id=existing[0].id, url=url, secret="")
+    with _TranslatedErrors("webhook create", "(application)", missing_grant=False):
+        created = client.webhooks.create(
+            {"trigger_types": triggers, "webhook_url": url, "description": description}  # type: ignore[typeddict-item]
+        ).data
+    return WebhookDestination(
+        id=created.id, url=url, secret=created.webhook_secret or ""
+    )
+
+
+def rotate_webhook_secret(webhook_id: str) -> str:
+    """Ask Nylas for a new signing secret and return it."""
+    with _TranslatedErrors("webhook rotate", "(application)", missing_grant=False):
+        rotated = get_client().webhooks.rotate_secret(webhook_id).data
+    return str(rotated.webhook_secret or "")

@@ -48,3 +48,44 @@ def backfill_account(self: Task, account_id: int) -> None:
         raise self.retry(
             countdown=retry_delay(self.request.retries, error.retry_after)
         ) from error
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def process_webhook_delivery(self: Task, delivery_id: int) -> None:
+    from mailsync import notifications
+
+    try:
+        notifications.process(delivery_id)
+    except nylas_client.GrantInvalidError as error:
+        notifications.record_grant_failure(delivery_id, str(error))
+    except nylas_client.NylasRetryableError as error:
+        if self.request.retries >= MAX_RETRIES:
+            notifications.record_failure(delivery_id, str(error))
+            return
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, error.retry_after)
+        ) from error
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def sweep_account(self: Task, account_id: int) -> None:
+    from mailsync import sweep
+
+    try:
+        sweep.sweep_account(account_id)
+    except nylas_client.NylasRetryableError as error:
+        if self.request.retries >= MAX_RETRIES:
+            logger.error("Sweep of account %s gave up: %s", account_id, error)
+            return
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, error.retry_after)
+        ) from error
+
+
+@shared_task
+def sweep_all_accounts() -> None:
+    """Beat entry: queue a sweep for every connected account."""
+    from mailsync import sweep
+
+    for account_id in sweep.accounts_to_sweep():
+        sweep_account.delay(account_id)

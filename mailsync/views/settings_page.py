@@ -111,3 +111,18 @@ def disconnect(request: HttpRequest) -> HttpResponse:
         return redirect("mailsync:settings")
     messages.success(request, "The mailbox is disconnected and its headers deleted.")
     return redirect("mailsync:settings")
+
+
+@login_required
+@require_POST
+def sync_now(request: HttpRequest) -> HttpResponse:
+    """Queue a sweep of the user's mailbox, for mail that has not arrived yet."""
+    from mailsync import tasks
+
+    account = _account_of(request)
+    if account is None or account.needs_reconnect:
+        messages.error(request, "Connect your mailbox before syncing it.")
+        return redirect("mailsync:settings")
+    tasks.sweep_account.delay(account.pk)
+    messages.success(request, "Sync started: new email appears in a few moments.")
+    return redirect("mailsync:settings")
