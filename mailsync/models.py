@@ -181,6 +181,13 @@ class MessageHeader(models.Model):
     last_opened_at = models.DateTimeField(null=True, blank=True)
     automatic_open_count = models.PositiveIntegerField(default=0)
     replied_at = models.DateTimeField(null=True, blank=True)
+    counted_open_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Nylas opened_ids already applied, so a repeated notification "
+        "counts nothing twice.",
+    )
+    internal_open_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -277,3 +284,27 @@ class WebhookSecret(models.Model):
     def __str__(self) -> str:
         state = "retired" if self.retired_at else "current"
         return f"secret of {self.nylas_webhook_id} ({state})"
+
+
+class OwnMessageView(models.Model):
+    """A product user opening a message's body in the CRM.
+
+    Kept so that an open notification caused by our own users (their browser
+    loading the pixel) is not counted as the recipient reading the message.
+    Holds who, which header, when and a keyed hash of the client: no body.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    header = models.ForeignKey(
+        MessageHeader, on_delete=models.CASCADE, related_name="own_views"
+    )
+    viewed_at = models.DateTimeField(default=timezone.now)
+    client = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["header", "viewed_at"])]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} viewed header {self.header_id}"

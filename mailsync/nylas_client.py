@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -458,3 +458,48 @@ def rotate_webhook_secret(webhook_id: str) -> str:
     with _TranslatedErrors("webhook rotate", "(application)", missing_grant=False):
         rotated = get_client().webhooks.rotate_secret(webhook_id).data
     return str(rotated.webhook_secret or "")
+
+
+# A send must not keep the user's page waiting for Nylas's 90 s default.
+SEND_TIMEOUT_SECONDS = 15
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What Nylas returned for a send: the sent copy's header facts."""
+
+    summary: MessageSummary
+    replayed: bool
+
+
+def send_message(
+    grant_id: str, build_request: Callable[[], dict[str, Any]], idempotency_key: str
+) -> SentMessage:
+    """Send one message through the SDK and return the sent copy's headers.
+
+    `build_request` is called for this attempt, because the SDK mutates the
+    dict it is given (it renames `from_` and rewrites attachments). Nylas
+    answers a repeated `idempotency_key` with the first result for an hour,
+    so a retried send never goes out twice. Raises NylasRetryableError,
+    GrantInvalidError or NylasRequestError.
+    """
+    overrides: dict[str, Any] = {
+        "headers": {"Idempotency-Key": idempotency_key},
+        "timeout": getattr(
+            settings, "NYLAS_SEND_TIMEOUT_SECONDS", SEND_TIMEOUT_SECONDS
+        ),
+    }
+    with _TranslatedErrors("message send", grant_id, missing_grant=True):
+        response = get_client().messages.send(
+            grant_id,
+            build_request(),  # type: ignore[arg-type]
+            overrides=overrides,  # type: ignore[arg-type]
+        )
+    replayed = str((response.headers or {}).get("Idempotent-Response", "")) == "true"
+    logger.info(
+        "Sent message %s for grant %s (replayed=%s)",
+        response.data.id,
+        grant_id,
+        replayed,
+    )
+    return SentMessage(summary=_summary_from_sdk(response.data), replayed=replayed)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from mailsync.views import images, message, panel, settings_page, webhook
+from mailsync.views import compose, images, message, panel, settings_page, webhook
 
 app_name = "mailsync"
 
@@ -43,4 +43,17 @@ urlpatterns = [
         images.message_inline_image,
         name="message-cid",
     ),
+    path("o/<slug:organisation_slug>/compose/", compose.compose_new, name="compose"),
+    path("o/<slug:organisation_slug>/compose/send/", compose.send, name="compose-send"),
+    path(
+        "o/<slug:organisation_slug>/compose/save-contact/",
+        compose.save_contact,
+        name="compose-save-contact",
+    ),
+    path(
+        "o/<slug:organisation_slug>/messages/<int:header_id>/reply/",
+        compose.compose_reply,
+        name="compose-reply",
+    ),
+    path("settings/email/signature/", compose.save_signature, name="signature"),
 ]

@@ -19,7 +19,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
 from contacts.access import OrganisationRequest, organisation_member_required
-from mailsync import nylas_client
+from mailsync import nylas_client, tracking
 from mailsync.body import render_body_document, render_notice_document
 from mailsync.models import Direction, MessageHeader
 from mailsync.panel import visible_headers
@@ -75,6 +75,7 @@ def message_body(request: OrganisationRequest, header_id: int) -> HttpResponse:
     """Render the document inside the sandboxed frame, with its own strict CSP."""
     header = _visible_header(request, header_id)
     show_images = _images_requested(request)
+    tracking.record_own_view(request, header)
 
     try:
         content = nylas_client.fetch_message_content(
