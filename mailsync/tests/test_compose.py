@@ -33,7 +33,7 @@ def load_case(shared_dir: Path, name: str) -> dict[str, Any]:
         ("Antw: Offerte", "Re: Offerte"),
         ("Odp: Umowa", "Re: Umowa"),
         ("ΑΠ: Σύμβαση", "Re: Σύμβαση"),
-        ("回复：合同", "Re: 合同"),
+        ("回复\uff1a合同", "Re: 合同"),
         ("答复: 合同", "Re: 合同"),
         ("Fwd: Re: Plan", "Re: Plan"),
         ("", "Re:"),

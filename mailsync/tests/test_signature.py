@@ -40,9 +40,7 @@ class ActiveMarkupFinder(HTMLParser):
         for name, value in attrs:
             self._check_attribute(tag, name, value or "")
 
-    def handle_startendtag(
-        self, tag: str, attrs: list[tuple[str, str | None]]
-    ) -> None:
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
 
     def _check_attribute(self, tag: str, name: str, value: str) -> None:
