@@ -80,7 +80,10 @@ def wait_for(url: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            request = urllib.request.Request(
+                url, headers={"Authorization": "Bearer nyk_emulator"}
+            )
+            with urllib.request.urlopen(request, timeout=2):
                 return
         except OSError:
             time.sleep(0.3)
@@ -112,7 +115,9 @@ def main() -> None:
 
     try:
         start(emulator_command(args.mailbox))
-        wait_for(f"{EMULATOR_URL}/_emulator/mailboxes")
+        # The emulator answers before its mailboxes are loaded; Priya's grant
+        # is created last, so wait for it.
+        wait_for(f"{EMULATOR_URL}/v3/grants/grant-priya")
         subprocess.run(
             [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=REPO,
