@@ -301,7 +301,7 @@ def stream_inline_attachment(
     wanted = content_id.strip().strip("<>").lower()
     with _TranslatedErrors("message find", grant_id, missing_grant=False):
         response = get_client().messages.find(
-            grant_id, message_id, query_params={"select": "id,attachments"}
+            grant_id, message_id, query_params={"select": "id,grant_id,attachments"}
         )
     attachment = next(
         (
