@@ -421,7 +421,7 @@ def run_frame_pass(
 
 
 def fulfil_with(document: str) -> Any:
-    """Return a route handler that answers with this HTML document."""
+    """Return a route handler that fulfils requests with this HTML document."""
 
     def fulfil(route: Any) -> None:
         route.fulfill(status=200, content_type="text/html", body=document)

@@ -114,3 +114,25 @@ def test_corpus_newsletters_render_within_frame(
         assert len(text.strip()) > 50
         assert recorder.outcome(None).external_requests == 0
         page.context.close()
+
+
+def test_show_images_loads_through_proxy_only(
+    viewer: Viewer, browser_context: Any
+) -> None:
+    # The image host is an address the proxy rejects before connecting, so
+    # the test sends no traffic beyond 127.0.0.1.
+    body = '<p>Logo below</p><img src="http://127.0.0.1:9/logo.png" alt="logo">'
+    page, recorder = open_message(browser_context, viewer, body)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.get_by_text("Show images").click()
+    page.wait_for_selector("iframe.message-body[src*='images=1']")
+    page.wait_for_timeout(1000)
+
+    proxied = [url for url in requested if "/image?url=" in url]
+    assert len(proxied) == 1
+    assert proxied[0].startswith(viewer.base_url)
+    assert "127.0.0.1%3A9" in proxied[0]
+    assert recorder.outcome(None).external_requests == 0
+    page.context.close()

@@ -1,6 +1,6 @@
 """Every XSS vector through the real viewer in Chromium, and two ablations.
 
-Run with `pytest -m browser`. Each test prints its counts by class; the
+Run with `pytest -m browser`. Each test prints its counts by class. The
 assertions require zero script executions, dialogs, navigations, external
 requests, popups with an opener and overlays for every vector.
 """
