@@ -79,6 +79,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
+# Keep connections open between requests (seconds): opening one per request
+# costs more than the webhook endpoint's own work.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Authentication
@@ -161,6 +165,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BEAT_SCHEDULE = {
+    "drain-webhook-deliveries": {
+        "task": "mailsync.tasks.drain_webhook_deliveries",
+        "schedule": timedelta(minutes=1),
+    },
     "sweep-email-accounts": {
         "task": "mailsync.tasks.sweep_all_accounts",
         "schedule": timedelta(minutes=env.int("MAILSYNC_SWEEP_MINUTES", default=10)),
@@ -178,6 +186,9 @@ NYLAS_WEBHOOK_SECRET = env.str("NYLAS_WEBHOOK_SECRET", default="")
 MAILSYNC_BACKFILL_DAYS = env.int("MAILSYNC_BACKFILL_DAYS", default=90)
 MAILSYNC_PAGE_SIZE = env.int("MAILSYNC_PAGE_SIZE", default=200)
 MAILSYNC_GOOGLE_PAGE_SIZE = env.int("MAILSYNC_GOOGLE_PAGE_SIZE", default=50)
+MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS = env.float(
+    "MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS", default=0.2
+)
 MAILSYNC_SWEEP_OVERLAP_MINUTES = env.int("MAILSYNC_SWEEP_OVERLAP_MINUTES", default=15)
 MAILSYNC_MAX_RETRY_AFTER_SECONDS = env.int(
     "MAILSYNC_MAX_RETRY_AFTER_SECONDS", default=300

@@ -252,6 +252,8 @@ class WebhookDelivery(models.Model):
     delivery_attempt = models.PositiveIntegerField(default=1)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
     error = models.CharField(max_length=500, blank=True)
 
     class Meta:

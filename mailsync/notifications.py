@@ -11,10 +11,15 @@ message already reported deleted stays deleted.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from mailsync import backfill, nylas_client
@@ -40,33 +45,38 @@ HANDLED_TYPES = MESSAGE_CHANGED | {
     "grant.deleted",
 }
 ignored_types: Counter[str] = Counter()
+MAX_ATTEMPTS = 10
+CLAIM = timedelta(minutes=5)
+_drain_lock = threading.Lock()
+_next_drain_at = 0.0
 
 
-def accept(notification: NylasNotification) -> WebhookDelivery | None:
-    """Record a verified notification once and queue its processing.
+def accept(notification: NylasNotification) -> bool:
+    """Record a verified notification once and make sure a drain will run.
 
-    Returns None for a notification already recorded (a redelivery). A race
-    between two deliveries of one id ends in the unique constraint, which
-    counts as "already recorded".
+    Returns False for a notification already recorded (a redelivery, or the
+    loser of a race on the unique notification id). The cost per call is one
+    INSERT: processing happens in the drain task, which is queued at most
+    once per MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS per process.
     """
-    from mailsync import tasks
-
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                nylas_notification_id=notification.id,
-                trigger_type=notification.type,
-                nylas_grant_id=notification.grant_id,
-                object_id=notification.object_id,
-                event_time=notification.time,
-                delivery_attempt=notification.attempt,
-                tracking_events=list(notification.tracking_events),
-            )
-    except IntegrityError:
+    handled = base_type_of(notification.type) in HANDLED_TYPES
+    delivery = WebhookDelivery(
+        nylas_notification_id=notification.id,
+        trigger_type=notification.type,
+        nylas_grant_id=notification.grant_id,
+        object_id=notification.object_id,
+        event_time=notification.time,
+        delivery_attempt=notification.attempt,
+        tracking_events=list(notification.tracking_events),
+        processed_at=None if handled else timezone.now(),
+    )
+    if not _insert_once(delivery):
         logger.debug("Webhook %s is a redelivery", notification.id)
-        return None
+        return False
 
-    if notification.base_type not in HANDLED_TYPES:
+    if handled:
+        schedule_drain()
+    else:
         ignored_types[notification.type] += 1
         logger.info(
             "Webhook %s has unhandled type %s (%s seen by this process)",
@@ -74,11 +84,118 @@ def accept(notification: NylasNotification) -> WebhookDelivery | None:
             notification.type,
             ignored_types[notification.type],
         )
-        _mark_processed(delivery)
-        return delivery
+    return True
 
-    transaction.on_commit(lambda: tasks.process_webhook_delivery.delay(delivery.pk))
-    return delivery
+
+def base_type_of(trigger_type: str) -> str:
+    """message.created.truncated and message.created.metadata → message.created."""
+    return ".".join(trigger_type.split(".")[:2])
+
+
+def _insert_once(delivery: WebhookDelivery) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING: one statement, and no exception to
+    recover from when a concurrent redelivery wins the unique id."""
+    values = {
+        field.column: field.get_db_prep_save(
+            getattr(delivery, field.attname), connection
+        )
+        for field in WebhookDelivery._meta.concrete_fields
+        if not field.primary_key
+    }
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in values)
+    placeholders = ", ".join(["%s"] * len(values))
+    unique = connection.ops.quote_name("nylas_notification_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({unique}) DO NOTHING RETURNING 1",
+            list(values.values()),
+        )
+        return cursor.fetchone() is not None
+
+
+def schedule_drain() -> None:
+    """Queue the drain task unless this process queued one that has not run yet.
+
+    Called after the delivery row is committed, so any row committed before
+    `_next_drain_at` is visible to the drain queued to run at that time.
+    """
+    from mailsync import tasks
+
+    global _next_drain_at
+    delay = settings.MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS
+    with _drain_lock:
+        now = time.monotonic()
+        if now < _next_drain_at:
+            return
+        _next_drain_at = now + delay
+    transaction.on_commit(
+        lambda: tasks.drain_webhook_deliveries.apply_async(countdown=delay)
+    )
+
+
+def drain(batch_size: int = 100, max_batches: int = 100) -> int:
+    """Process recorded deliveries until none is waiting; return how many.
+
+    Rows are claimed with SKIP LOCKED, so several drains share the work
+    without processing a row twice at the same time. A failed row gets a
+    later claim time and is picked up by a later drain (the beat schedule
+    runs one every minute).
+    """
+    done = 0
+    for _ in range(max_batches):
+        claimed = _claim_batch(batch_size)
+        if not claimed:
+            break
+        for delivery_id in claimed:
+            done += _process_claimed(delivery_id)
+    return done
+
+
+def _claim_batch(size: int) -> list[int]:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .filter(processed_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            claimed_until=now + CLAIM, attempts=F("attempts") + 1
+        )
+    return ids
+
+
+def _process_claimed(delivery_id: int) -> int:
+    try:
+        process(delivery_id)
+    except nylas_client.GrantInvalidError as error:
+        record_grant_failure(delivery_id, str(error))
+    except nylas_client.NylasRetryableError as error:
+        _retry_later(delivery_id, str(error), error.retry_after)
+        return 0
+    except Exception as error:
+        logger.exception("Webhook delivery %s failed", delivery_id)
+        _retry_later(delivery_id, f"{type(error).__name__}: {error}", None)
+        return 0
+    return 1
+
+
+def _retry_later(delivery_id: int, error: str, retry_after: int | None) -> None:
+    attempts = (
+        WebhookDelivery.objects.filter(pk=delivery_id)
+        .values_list("attempts", flat=True)
+        .first()
+        or 1
+    )
+    wait = retry_after if retry_after is not None else min(30 * 2**attempts, 3600)
+    logger.warning("Webhook delivery %s will be retried in %s s", delivery_id, wait)
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        claimed_until=timezone.now() + timedelta(seconds=wait), error=error[:500]
+    )
 
 
 def process(delivery_id: int) -> None:
@@ -86,8 +203,7 @@ def process(delivery_id: int) -> None:
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     if delivery.processed_at is not None:
         return
-    base_type = ".".join(delivery.trigger_type.split(".")[:2])
-    handler = HANDLERS.get(base_type)
+    handler = HANDLERS.get(base_type_of(delivery.trigger_type))
     if handler is not None:
         handler(delivery)
     _mark_processed(delivery)
@@ -195,15 +311,13 @@ HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {
 }
 
 
-def record_failure(delivery_id: int, error: str) -> None:
-    logger.error("Webhook delivery %s failed after retries: %s", delivery_id, error)
-    WebhookDelivery.objects.filter(pk=delivery_id).update(error=error[:500])
-
-
 def record_grant_failure(delivery_id: int, error: str) -> None:
-    """The grant stopped working while handling a notification."""
+    """The grant stopped working while handling a notification: nothing more
+    can be read for it, so the row is closed with the error."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     account = _account_for(delivery)
     if account is not None:
         backfill.mark_reconnect_required(account, error)
-    WebhookDelivery.objects.filter(pk=delivery_id).update(error=error[:500])
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        processed_at=timezone.now(), error=error[:500]
+    )

@@ -50,21 +50,13 @@ def backfill_account(self: Task, account_id: int) -> None:
         ) from error
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
-def process_webhook_delivery(self: Task, delivery_id: int) -> None:
+@shared_task(acks_late=True)
+def drain_webhook_deliveries() -> None:
+    """Process recorded webhook deliveries (queued by the endpoint and beat)."""
     from mailsync import notifications
 
-    try:
-        notifications.process(delivery_id)
-    except nylas_client.GrantInvalidError as error:
-        notifications.record_grant_failure(delivery_id, str(error))
-    except nylas_client.NylasRetryableError as error:
-        if self.request.retries >= MAX_RETRIES:
-            notifications.record_failure(delivery_id, str(error))
-            return
-        raise self.retry(
-            countdown=retry_delay(self.request.retries, error.retry_after)
-        ) from error
+    processed = notifications.drain()
+    logger.debug("Drained %s webhook deliveries", processed)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)

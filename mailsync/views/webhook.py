@@ -1,7 +1,8 @@
 """The Nylas webhook endpoint: verify, record, hand off, answer.
 
 The answer comes before any Nylas call or heavy work: the view records the
-notification (ids only) and queues a task with the record's id.
+notification (ids only) and makes sure a drain task is queued, which
+processes recorded notifications in the worker.
 """
 
 from __future__ import annotations
