@@ -2,8 +2,8 @@
 
 Nothing here touches the database or Nylas. The compose views call these
 steps to prefill the form, to check what the user typed and to build the
-Nylas send request, which must come out the same for every attempt of one
-send so that Nylas's Idempotency-Key cache recognises a retry.
+Nylas send request. That request must come out the same for every attempt
+of one send, so that Nylas's Idempotency-Key cache recognises a retry.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ RASTER_DATA_IMAGE = re.compile(r"^data:image/(png|gif|jpeg|webp);base64,", re.I)
 
 
 class ComposeError(ValueError):
-    """What the user typed cannot be sent; the message names the field."""
+    """An invalid compose field, named in `field`, with the reason as message."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -239,7 +239,7 @@ def signature_block(signature_html: str) -> str:
 
 
 def initial_body(signature_html: str, include_signature: bool) -> str:
-    """The compose box's first content: an empty line, then the signature."""
+    """Build the compose box's first content: an empty line, then the signature."""
     block = signature_block(signature_html) if include_signature else ""
     return f"<p><br></p>{block}"
 

@@ -91,8 +91,8 @@ def _count_open(header: MessageHeader, event: dict[str, Any]) -> None:
 
 
 def _is_internal_view(header: MessageHeader, client: str, at: datetime) -> bool:
-    """Whether one of our users viewed this message (in any teammate's copy)
-    from the same client within INTERNAL_VIEW_WINDOW of the open."""
+    """Return whether one of our users viewed this message, in any teammate's
+    copy, from the same client within INTERNAL_VIEW_WINDOW of the open."""
     if not client:
         return False
     views = OwnMessageView.objects.filter(

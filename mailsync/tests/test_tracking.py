@@ -15,13 +15,14 @@ from django.urls import reverse
 import pytest
 
 from contacts.models import Contact, Organisation
-from mailsync import notifications
+from mailsync import tracking
 from mailsync.models import (
     Direction,
     EmailAccount,
     HeaderContact,
     MessageHeader,
     OwnMessageView,
+    WebhookDelivery,
 )
 from mailsync.webhooks import client_fingerprint, parse_notification
 
@@ -84,9 +85,19 @@ def opened(
 
 
 def deliver(envelope: dict[str, Any]) -> None:
+    """Apply a notification as the webhook path would, even when it repeats."""
     notification = parse_notification(json.dumps(envelope).encode())
-    if notifications.accept(notification):
-        notifications.drain()
+    delivery, _ = WebhookDelivery.objects.get_or_create(
+        nylas_notification_id=notification.id,
+        defaults={
+            "trigger_type": notification.type,
+            "nylas_grant_id": notification.grant_id,
+            "object_id": notification.object_id,
+            "event_time": notification.time,
+            "tracking_events": list(notification.tracking_events),
+        },
+    )
+    tracking.apply(delivery)
 
 
 def test_human_open_counts_with_times(sent_header: MessageHeader) -> None:

@@ -99,7 +99,7 @@ def _render_form(
 @require_GET
 @never_cache
 def compose_new(request: OrganisationRequest) -> HttpResponse:
-    """A new message, To prefilled with the contact named in `?contact=`."""
+    """Render a new message, To prefilled with the contact named in `?contact=`."""
     account = _account_of(request)
     form = ComposeForm(form_key=str(uuid.uuid4()))
     contact_id = request.GET.get("contact", "")
@@ -128,7 +128,7 @@ def _contact_recipient(contact: Contact) -> str:
 @require_GET
 @never_cache
 def compose_reply(request: OrganisationRequest, header_id: int) -> HttpResponse:
-    """A reply (or reply-all with `?all=1`) to a message on the panel."""
+    """Render a reply (reply-all with `?all=1`) to a message on the panel."""
     account = _account_of(request)
     header = get_object_or_404(visible_headers(request.organisation), pk=header_id)
     reply_all = request.GET.get("all") == "1"
@@ -177,7 +177,7 @@ def _own_copy(account: EmailAccount, header: MessageHeader) -> MessageHeader | N
 def _fetch_parent(
     account: EmailAccount, header: MessageHeader
 ) -> tuple[MessageSummary, str]:
-    """Fetch the parent live from Nylas; return its headers and its quote."""
+    """Fetch the parent live from Nylas and return its headers and its quote."""
     own = _own_copy(account, header) or header
     content = nylas_client.fetch_message_content(
         own.nylas_grant_id, own.nylas_message_id
@@ -252,7 +252,7 @@ def _request_with_quote(
     quote_header: MessageHeader | None,
     form: ComposeForm,
 ) -> dict[str, Any]:
-    """Build the send request; a reply quotes its parent, fetched live now."""
+    """Build the send request. A reply quotes its parent, fetched live now."""
     quote = ""
     if quote_header is not None:
         _, quote = _fetch_parent(account, quote_header)

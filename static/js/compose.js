@@ -50,6 +50,12 @@
     quill.setSelection(0, 0, "silent");
   }
 
+  function editorHtml(quill) {
+    // Quill 2.0.3 writes every space as &nbsp;, which stops mail clients
+    // from wrapping lines: turn them back into ordinary spaces.
+    return quill.getSemanticHTML().replace(/&nbsp;/g, " ");
+  }
+
   function initEditor(element) {
     if (element.dataset.ready === "1" || !window.Quill) {
       return;
@@ -65,9 +71,9 @@
     });
     loadContent(quill, source.value);
     source.hidden = true;
-    source.value = quill.getSemanticHTML();
+    source.value = editorHtml(quill);
     quill.on("text-change", function () {
-      source.value = quill.getSemanticHTML();
+      source.value = editorHtml(quill);
     });
   }
 
