@@ -202,3 +202,35 @@ def put_emulator_message(
     store = emulator.handle.store
     with store.lock:
         store.mailbox(owner).add(dict(message))
+
+
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+# Without the background-networking flags Chromium tries to reach Google's
+# hosts at start, which this closed network refuses.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium (Debian's package, driven by Playwright) for the
+    whole session: Playwright's sync API keeps an event loop running in
+    this thread, so a second instance in the same session cannot start."""
+    if not CHROMIUM_PATH.exists():
+        pytest.skip(f"{CHROMIUM_PATH} is absent: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()

@@ -26,10 +26,11 @@ from django_setup import REPO, setup_django
 
 setup_django()
 
-import nylas  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+
+import nylas  # noqa: E402
 
 from contacts.models import Contact, Membership, Organisation  # noqa: E402
 from mailsync import backfill, headers, nylas_client  # noqa: E402

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.policy import default as default_policy
+
+WHITESPACE = re.compile(r"\s")
 
 
 class InvalidAddress(ValueError):
@@ -24,7 +27,7 @@ def normalise_email(raw: str) -> str:
     local, at, domain = address.rpartition("@")
     if not at or not local or not domain:
         raise InvalidAddress(f"{raw!r} is not an email address: expected name@domain.")
-    if any(character.isspace() for character in address):
+    if WHITESPACE.search(address):
         raise InvalidAddress(f"{raw!r} contains spaces: remove them and try again.")
     try:
         ascii_domain = domain.rstrip(".").encode("idna").decode("ascii")

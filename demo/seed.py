@@ -23,6 +23,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
+
 from nylas import Client  # noqa: E402
 
 from contacts.addresses import normalise_email_or_none  # noqa: E402
@@ -51,7 +52,11 @@ def top_correspondents(owner: str, limit: int) -> list[tuple[str, str]]:
             query["page_token"] = cursor
         page = client.messages.list(owner, query_params=query)
         for message in page.data:
-            for person in [*(message.from_ or []), *(message.to or []), *(message.cc or [])]:
+            for person in [
+                *(message.from_ or []),
+                *(message.to or []),
+                *(message.cc or []),
+            ]:
                 raw = person["email"] if isinstance(person, dict) else person.email
                 name = person.get("name") if isinstance(person, dict) else person.name
                 email = normalise_email_or_none(raw)
@@ -93,13 +98,18 @@ def main() -> None:
         contact.add_email(email, primary=True)
         contacts.append(contact)
     for name, email in people[:12]:
-        Contact.objects.create(organisation=south, name=name).add_email(email, primary=True)
+        Contact.objects.create(organisation=south, name=name).add_email(
+            email, primary=True
+        )
     for number, (site, address) in enumerate(SITES):
         place = Property.objects.create(organisation=north, name=site, address=address)
         place.contacts.add(*contacts[number * 4 : number * 4 + 4])
 
     account = EmailAccount.objects.create(
-        user=priya, email=users["priya"], nylas_grant_id="grant-priya", provider="google"
+        user=priya,
+        email=users["priya"],
+        nylas_grant_id="grant-priya",
+        provider="google",
     )
     backfill.start_backfill(account)
     tasks.backfill_account.delay(account.pk)

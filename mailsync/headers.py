@@ -29,11 +29,27 @@ from contacts.addresses import base_address, normalise_email_or_none
 from contacts.models import ContactEmail, Membership
 from mailsync.models import Direction, EmailAccount, HeaderContact, MessageHeader
 from mailsync.nylas_client import EmailName, MessageSummary
+from mailsync.upsert import upsert_headers
 
 logger = logging.getLogger(__name__)
 
 ROLES = ("from", "to", "cc", "bcc", "reply_to")
 MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]+>")
+
+
+# What a later listing or notification may change on a stored header; never
+# sent_from_organisation or the read-receipt fields.
+HEADER_UPDATE_FIELDS = (
+    "nylas_thread_id",
+    "internet_message_id",
+    "conversation_key",
+    "subject",
+    "sent_at",
+    "date_unreliable",
+    "direction",
+    "participants",
+    "updated_at",
+)
 
 
 class SkipReason:
@@ -240,22 +256,10 @@ def _upsert_headers(
         )
         for candidate in _unique_by_id(candidates)
     ]
-    return MessageHeader.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["account", "nylas_message_id"],
-        update_fields=[
-            "nylas_thread_id",
-            "internet_message_id",
-            "conversation_key",
-            "subject",
-            "sent_at",
-            "date_unreliable",
-            "direction",
-            "participants",
-            "updated_at",
-        ],
-    )
+    ids = upsert_headers(rows, HEADER_UPDATE_FIELDS)
+    for row in rows:
+        row.pk = ids[row.nylas_message_id]
+    return rows
 
 
 def _unique_by_id(candidates: Sequence[_Candidate]) -> list[_Candidate]:

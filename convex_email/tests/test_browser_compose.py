@@ -18,7 +18,6 @@ import pytest
 
 from conftest import EmulatorControl
 from contacts.models import Contact, Organisation
-from convex_email.tests.browser import chromium
 from mailsync import webhooks
 from mailsync.models import EmailAccount, MessageHeader
 
@@ -75,6 +74,7 @@ def flush(emulator: EmulatorControl) -> None:
 
 
 def test_compose_reply_and_receipts(
+    chromium: Any,
     live_server: Any,
     emulator: EmulatorControl,
     account: EmailAccount,
@@ -85,72 +85,72 @@ def test_compose_reply_and_receipts(
     dana = make_contact(org_a, "Whitfield, Dana", DANA)
     contact_url = f"{live_server.url}/o/{org_a.slug}/contacts/{dana.pk}/"
 
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        context.add_cookies([session_cookie(alice, live_server.url)])
-        page = context.new_page()
-        page.goto(contact_url)
+    browser = chromium
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([session_cookie(alice, live_server.url)])
+    page = context.new_page()
+    page.goto(contact_url)
 
-        page.click("text=New email")
-        page.wait_for_selector("#compose .ql-editor")
-        to_value = page.input_value("#compose input[name=to]")
-        editor_text = page.inner_text("#compose .ql-editor")
-        marked_lines = page.locator("#compose .ql-editor .crm-signature").count()
-        page.fill("#compose input[name=cc]", f"Ola Berg <{OLA}>")
-        page.fill("#compose input[name=bcc]", ARCHIVE)
-        page.fill("#compose input[name=subject]", "Renewal terms")
-        page.click("#compose .ql-editor p >> nth=0")
-        page.keyboard.type("Hello Dana, the renewal is ready.")
-        emulator.fault(kind="slow", seconds=2, count=1, path="/messages/send")
-        page.click("#compose button[type=submit]")
-        page.wait_for_selector("#compose-sending", state="visible", timeout=1500)
-        page.wait_for_selector(".compose-sent", timeout=20_000)
-        page.wait_for_selector(".message-row.sent", timeout=20_000)
-        offers = page.inner_text(".save-offers")
+    page.click("text=New email")
+    page.wait_for_selector("#compose .ql-editor")
+    to_value = page.input_value("#compose input[name=to]")
+    editor_text = page.inner_text("#compose .ql-editor")
+    marked_lines = page.locator("#compose .ql-editor .crm-signature").count()
+    page.fill("#compose input[name=cc]", f"Ola Berg <{OLA}>")
+    page.fill("#compose input[name=bcc]", ARCHIVE)
+    page.fill("#compose input[name=subject]", "Renewal terms")
+    page.click("#compose .ql-editor p >> nth=0")
+    page.keyboard.type("Hello Dana, the renewal is ready.")
+    emulator.fault(kind="slow", seconds=2, count=1, path="/messages/send")
+    page.click("#compose button[type=submit]")
+    page.wait_for_selector("#compose-sending", state="visible", timeout=1500)
+    page.wait_for_selector(".compose-sent", timeout=20_000)
+    page.wait_for_selector(".message-row.sent", timeout=20_000)
+    offers = page.inner_text(".save-offers")
 
-        sent = MessageHeader.objects.get(account=account)
-        dana_copy = emulator.mailbox_messages(DANA)[0]
-        ola_copy = emulator.mailbox_messages(OLA)[0]
-        archive_copy = emulator.mailbox_messages(ARCHIVE)[0]
+    sent = MessageHeader.objects.get(account=account)
+    dana_copy = emulator.mailbox_messages(DANA)[0]
+    ola_copy = emulator.mailbox_messages(OLA)[0]
+    archive_copy = emulator.mailbox_messages(ARCHIVE)[0]
 
-        emulator.post(
-            "/_emulator/replies",
-            {"grant_id": GRANT, "message_id": sent.nylas_message_id, "from": DANA},
-        )
-        flush(emulator)
-        page.goto(contact_url)
-        page.click(".message-row.received .message-link")
-        page.click(".reply-toolbar >> text=Reply all")
-        page.wait_for_selector("#compose .ql-editor")
-        reply_subject = page.input_value("#compose input[name=subject]")
-        reply_cc = page.input_value("#compose input[name=cc]")
-        page.click("#compose .ql-editor p >> nth=0")
-        page.keyboard.type("Thursday works.")
-        page.click("#compose button[type=submit]")
-        page.wait_for_selector(".compose-sent", timeout=20_000)
+    emulator.post(
+        "/_emulator/replies",
+        {"grant_id": GRANT, "message_id": sent.nylas_message_id, "from": DANA},
+    )
+    flush(emulator)
+    page.goto(contact_url)
+    page.click(".message-row.received .message-link")
+    page.click(".reply-toolbar >> text=Reply all")
+    page.wait_for_selector("#compose .ql-editor")
+    reply_subject = page.input_value("#compose input[name=subject]")
+    reply_cc = page.input_value("#compose input[name=cc]")
+    page.click("#compose .ql-editor p >> nth=0")
+    page.keyboard.type("Thursday works.")
+    page.click("#compose button[type=submit]")
+    page.wait_for_selector(".compose-sent", timeout=20_000)
 
-        emulator.post(
-            "/_emulator/opens",
-            {
-                "grant_id": GRANT,
-                "message_id": sent.nylas_message_id,
-                "kind": "human",
-                "at": int(sent.sent_at.timestamp()) + 300,
-            },
-        )
-        emulator.post(
-            "/_emulator/opens",
-            {
-                "grant_id": GRANT,
-                "message_id": sent.nylas_message_id,
-                "kind": "proxy_google",
-            },
-        )
-        flush(emulator)
-        page.goto(contact_url)
-        page.wait_for_selector(".receipt-opened")
-        receipts = page.inner_text(".email-panel")
-        context.close()
+    emulator.post(
+        "/_emulator/opens",
+        {
+            "grant_id": GRANT,
+            "message_id": sent.nylas_message_id,
+            "kind": "human",
+            "at": int(sent.sent_at.timestamp()) + 300,
+        },
+    )
+    emulator.post(
+        "/_emulator/opens",
+        {
+            "grant_id": GRANT,
+            "message_id": sent.nylas_message_id,
+            "kind": "proxy_google",
+        },
+    )
+    flush(emulator)
+    page.goto(contact_url)
+    page.wait_for_selector(".receipt-opened")
+    receipts = page.inner_text(".email-panel")
+    context.close()
 
     requests_sent = emulator.get("/_emulator/sent")["data"]
     reply_request = requests_sent[-1]["request_body"]

@@ -11,14 +11,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
+
+import pytest
 
 from conftest import REPO_ROOT, EmulatorControl
 from contacts.models import Contact, Organisation
 from convex_email.celery import app as celery_app
-from convex_email.tests.browser import chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -54,6 +54,7 @@ def celery_worker_process(
 
 
 def test_connect_backfill_and_read_a_message(
+    chromium: Any,
     live_server: Any,
     emulator: EmulatorControl,
     celery_worker_process: None,
@@ -70,34 +71,34 @@ def test_connect_backfill_and_read_a_message(
         make_contact(org_a, person["name"], person["email"], company=person["company"])
     make_user("alice", organisations=(org_a,), email=OWNER, first_name="Alice")
 
-    with chromium() as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{live_server.url}/login/")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", "pw")
-        page.click("button[type=submit]")
+    browser = chromium
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "pw")
+    page.click("button[type=submit]")
 
-        page.click(".user-menu summary")
-        page.click("text=Email Integration")
-        page.fill("input[name=email]", OWNER)
-        page.click("text=Begin Setup")
-        page.wait_for_url(f"{emulator.url}/v3/connect/auth**")
-        page.click("button[value=approve]")
-        page.wait_for_url(f"{live_server.url}/settings/email/")
-        page.wait_for_selector("[data-status=finished]", timeout=60_000)
-        progress = page.inner_text(".progress-status")
-        page.screenshot(path=str(tmp_path / "settings.png"))
+    page.click(".user-menu summary")
+    page.click("text=Email Integration")
+    page.fill("input[name=email]", OWNER)
+    page.click("text=Begin Setup")
+    page.wait_for_url(f"{emulator.url}/v3/connect/auth**")
+    page.click("button[value=approve]")
+    page.wait_for_url(f"{live_server.url}/settings/email/")
+    page.wait_for_selector("[data-status=finished]", timeout=60_000)
+    progress = page.inner_text(".progress-status")
+    page.screenshot(path=str(tmp_path / "settings.png"))
 
-        page.goto(f"{live_server.url}/o/{org_a.slug}/contacts/")
-        page.click("table.list tbody tr:first-child td a")
-        page.wait_for_selector(".message-link", timeout=20_000)
-        page.click(".thread[open] .message-link >> nth=0")
-        frame_element = page.wait_for_selector("iframe.message-body")
-        frame = frame_element.content_frame()
-        assert frame is not None
-        frame.wait_for_load_state()
-        body_text = frame.inner_text("body")
-        page.screenshot(path=str(tmp_path / "contact.png"), full_page=True)
+    page.goto(f"{live_server.url}/o/{org_a.slug}/contacts/")
+    page.click("table.list tbody tr:first-child td a")
+    page.wait_for_selector(".message-link", timeout=20_000)
+    page.click(".thread[open] .message-link >> nth=0")
+    frame_element = page.wait_for_selector("iframe.message-body")
+    frame = frame_element.content_frame()
+    assert frame is not None
+    frame.wait_for_load_state()
+    body_text = frame.inner_text("body")
+    page.screenshot(path=str(tmp_path / "contact.png"), full_page=True)
 
     assert "Finished" in progress
     assert " 0 kept" not in progress
