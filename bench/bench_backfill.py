@@ -20,9 +20,13 @@ import sys
 import time
 import urllib.request
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django_setup import REPO, setup_django
+# The script runs with bench/ on sys.path, but mypy resolves bench.django_setup.
+if TYPE_CHECKING:
+    from bench.django_setup import REPO, setup_django
+else:
+    from django_setup import REPO, setup_django
 
 setup_django()
 
@@ -35,6 +39,7 @@ import nylas  # noqa: E402
 from contacts.models import Contact, Membership, Organisation  # noqa: E402
 from mailsync import backfill, headers, nylas_client  # noqa: E402
 from mailsync.models import EmailAccount, MessageHeader  # noqa: E402
+from mailsync.upsert import concrete_column  # noqa: E402
 from nylas_emulator.generate import correspondents  # noqa: E402
 
 OWNER = "bench@acme.example.com"
@@ -161,7 +166,7 @@ def time_upsert_floor(account: EmailAccount) -> float:
     """Insert the same header rows with plain batched INSERT ON CONFLICT DO
     NOTHING into an empty copy of the table; return rows per second."""
     columns = [
-        field.column
+        concrete_column(field)
         for field in MessageHeader._meta.concrete_fields
         if not field.primary_key
     ]

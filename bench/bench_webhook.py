@@ -23,6 +23,7 @@ import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -114,7 +115,10 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
 
 def main() -> None:
     sys.path.insert(0, str(REPO / "bench"))
-    from django_setup import setup_django
+    if TYPE_CHECKING:
+        from bench.django_setup import setup_django
+    else:
+        from django_setup import setup_django
 
     setup_django()
     port = free_port()

@@ -15,13 +15,24 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest, HttpResponse
 
+from django_htmx.middleware import HtmxDetails
+
 from contacts.models import Membership, Organisation
 
 
-class OrganisationRequest(HttpRequest):
-    """A request from a logged-in member, with the organisation resolved."""
+class AuthenticatedHttpRequest(HttpRequest):
+    """A request that passed `login_required`, so `user` is a saved User.
+
+    `htmx` is set on every request by django_htmx's HtmxMiddleware.
+    """
 
     user: User
+    htmx: HtmxDetails
+
+
+class OrganisationRequest(AuthenticatedHttpRequest):
+    """A request from a logged-in member, with the organisation resolved."""
+
     organisation: Organisation
     membership: Membership
 
@@ -35,7 +46,10 @@ def organisation_member_required(view: View) -> View:
     @login_required
     @wraps(view)
     def wrapper(
-        request: HttpRequest, organisation_slug: str, *args: Any, **kwargs: Any
+        request: AuthenticatedHttpRequest,
+        organisation_slug: str,
+        *args: Any,
+        **kwargs: Any,
     ) -> HttpResponse:
         membership = (
             Membership.objects.select_related("organisation")

@@ -78,7 +78,7 @@ def _parse_one_mailbox(entry: str) -> Address:
         header = default_policy.header_factory("To", entry)
     except (HeaderParseError, IndexError, ValueError) as error:
         raise InvalidAddress(f"{entry!r} is not a valid recipient.") from error
-    found = list(getattr(header, "addresses", ()))
+    found: list[Address] = list(getattr(header, "addresses", ()))
     if header.defects or len(found) != 1 or not found[0].domain:
         raise InvalidAddress(
             f"{entry!r} is not a valid recipient: write it as name@domain, and "

@@ -3,18 +3,22 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from contacts.access import OrganisationRequest, organisation_member_required
+from contacts.access import (
+    AuthenticatedHttpRequest,
+    OrganisationRequest,
+    organisation_member_required,
+)
 from contacts.models import Contact, Membership, Property
 
 CONTACTS_PER_PAGE = 50
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Send the user to the contacts of their first organisation."""
     membership = (
         Membership.objects.filter(user_id=request.user.pk)

@@ -13,7 +13,13 @@ from pathlib import Path
 
 from django.utils.csp import CSP
 
+import django_stubs_ext
 import environ
+
+# Give Django classes such as ModelAdmin and TabularInline a runtime
+# __class_getitem__, so that admin classes can name their model type
+# (admin.ModelAdmin[Contact]) for mypy.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -29,7 +35,7 @@ if not SECRET_KEY:
         "local development."
     )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+SITE_URL: str = env.str("SITE_URL", default="http://127.0.0.1:8000")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -184,13 +190,13 @@ NYLAS_WEBHOOK_SECRET = env.str("NYLAS_WEBHOOK_SECRET", default="")
 
 # Mail sync
 MAILSYNC_BACKFILL_DAYS = env.int("MAILSYNC_BACKFILL_DAYS", default=90)
-MAILSYNC_PAGE_SIZE = env.int("MAILSYNC_PAGE_SIZE", default=200)
-MAILSYNC_GOOGLE_PAGE_SIZE = env.int("MAILSYNC_GOOGLE_PAGE_SIZE", default=50)
+MAILSYNC_PAGE_SIZE: int = env.int("MAILSYNC_PAGE_SIZE", default=200)
+MAILSYNC_GOOGLE_PAGE_SIZE: int = env.int("MAILSYNC_GOOGLE_PAGE_SIZE", default=50)
 MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS = env.float(
     "MAILSYNC_WEBHOOK_DRAIN_DELAY_SECONDS", default=0.2
 )
 MAILSYNC_SWEEP_OVERLAP_MINUTES = env.int("MAILSYNC_SWEEP_OVERLAP_MINUTES", default=15)
-MAILSYNC_MAX_RETRY_AFTER_SECONDS = env.int(
+MAILSYNC_MAX_RETRY_AFTER_SECONDS: int = env.int(
     "MAILSYNC_MAX_RETRY_AFTER_SECONDS", default=300
 )
 

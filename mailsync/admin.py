@@ -8,7 +8,7 @@ from mailsync import accounts, backfill, nylas_client
 from mailsync.models import Backfill, EmailAccount, HeaderContact, MessageHeader
 
 
-class BackfillInline(admin.StackedInline):
+class BackfillInline(admin.StackedInline[Backfill, EmailAccount]):
     model = Backfill
     can_delete = False
     extra = 0
@@ -30,7 +30,7 @@ class BackfillInline(admin.StackedInline):
 
 
 @admin.register(EmailAccount)
-class EmailAccountAdmin(admin.ModelAdmin):
+class EmailAccountAdmin(admin.ModelAdmin[EmailAccount]):
     list_display = [
         "email",
         "user",
@@ -90,7 +90,7 @@ class EmailAccountAdmin(admin.ModelAdmin):
                 self.message_user(request, str(error), level=messages.ERROR)
 
 
-class HeaderContactInline(admin.TabularInline):
+class HeaderContactInline(admin.TabularInline[HeaderContact, MessageHeader]):
     model = HeaderContact
     extra = 0
     can_delete = False
@@ -98,7 +98,7 @@ class HeaderContactInline(admin.TabularInline):
 
 
 @admin.register(MessageHeader)
-class MessageHeaderAdmin(admin.ModelAdmin):
+class MessageHeaderAdmin(admin.ModelAdmin[MessageHeader]):
     """Read-only: headers change only through sync."""
 
     list_display = ["display_subject", "account", "direction", "sent_at"]

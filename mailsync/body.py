@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from collections.abc import MutableMapping
 
 import bleach
 
@@ -59,15 +59,17 @@ def linkify_plain_text(text: str) -> str:
     return str(
         bleach.linkify(
             html.escape(text, quote=False),
-            callbacks=[_plain_text_link],
+            # types-bleach's callback type omits the None return that bleach
+            # documents for dropping a link.
+            callbacks=[_plain_text_link],  # type: ignore[list-item]
             parse_email=True,
         )
     )
 
 
 def _plain_text_link(
-    attributes: dict[Any, str], new: bool = False
-) -> dict[Any, str] | None:
+    attributes: MutableMapping[tuple[str | None, str], str], new: bool = False
+) -> MutableMapping[tuple[str | None, str], str] | None:
     href = attributes.get((None, "href"), "")
     if url_scheme(href)[0] not in PLAIN_TEXT_LINK_SCHEMES:
         return None

@@ -269,7 +269,7 @@ def _content_type(response: http.client.HTTPResponse) -> str:
 
 
 def _read_capped(response: http.client.HTTPResponse, deadline: float) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     total = 0
     sock = response.fp.raw._sock if response.fp is not None else None  # type: ignore[attr-defined]
     while True:

@@ -30,6 +30,7 @@ from mailsync.models import (
     MessageHeader,
     WebhookDelivery,
 )
+from mailsync.upsert import concrete_column
 from mailsync.webhooks import NylasNotification
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def _insert_once(delivery: WebhookDelivery) -> bool:
     """INSERT ... ON CONFLICT DO NOTHING: one statement, and no exception to
     recover from when a concurrent redelivery wins the unique id."""
     values = {
-        field.column: field.get_db_prep_save(
+        concrete_column(field): field.get_db_prep_save(
             getattr(delivery, field.attname), connection
         )
         for field in WebhookDelivery._meta.concrete_fields

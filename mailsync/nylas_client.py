@@ -13,7 +13,7 @@ import logging
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 
@@ -128,7 +128,9 @@ class _TranslatedErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type | None, error: BaseException | None, _: Any) -> bool:
+    def __exit__(
+        self, kind: type | None, error: BaseException | None, _: Any
+    ) -> Literal[False]:
         if error is None or isinstance(error, NylasError):
             return False
         translated = _translate(error, self.action, self.grant_id, self.missing_grant)
@@ -205,7 +207,7 @@ def hosted_auth_url(
     }
     if provider:
         config["provider"] = provider
-    pkce = get_client().auth.url_for_oauth2_pkce(config)  # type: ignore[arg-type]
+    pkce = get_client().auth.url_for_oauth2_pkce(config)
     return pkce.url, pkce.secret
 
 
@@ -220,7 +222,7 @@ def exchange_code_for_grant(
         "code_verifier": code_verifier,
     }
     with _TranslatedErrors("code exchange", "(new)", missing_grant=False):
-        response = get_client().auth.exchange_code_for_token(request)  # type: ignore[arg-type]
+        response = get_client().auth.exchange_code_for_token(request)
     return GrantInfo(
         grant_id=response.grant_id,
         email=response.email or "",
@@ -290,7 +292,7 @@ def find_message_summary(grant_id: str, message_id: str) -> MessageSummary:
         response = get_client().messages.find(
             grant_id,
             message_id,
-            query_params=query,  # type: ignore[arg-type]
+            query_params=query,
         )
     return _summary_from_sdk(response.data)
 
@@ -459,12 +461,12 @@ def register_webhook(
         with _TranslatedErrors("webhook update", "(application)", missing_grant=False):
             client.webhooks.update(
                 existing[0].id,
-                {"trigger_types": triggers, "description": description},  # type: ignore[typeddict-item]
+                {"trigger_types": triggers, "description": description},
             )
         return WebhookDestination(id=existing[0].id, url=url, secret="")
     with _TranslatedErrors("webhook create", "(application)", missing_grant=False):
         created = client.webhooks.create(
-            {"trigger_types": triggers, "webhook_url": url, "description": description}  # type: ignore[typeddict-item]
+            {"trigger_types": triggers, "webhook_url": url, "description": description}
         ).data
     return WebhookDestination(
         id=created.id, url=url, secret=created.webhook_secret or ""
@@ -510,8 +512,8 @@ def send_message(
     with _TranslatedErrors("message send", grant_id, missing_grant=True):
         response = get_client().messages.send(
             grant_id,
-            build_request(),  # type: ignore[arg-type]
-            overrides=overrides,  # type: ignore[arg-type]
+            build_request(),
+            overrides=overrides,
         )
     replayed = str((response.headers or {}).get("Idempotent-Response", "")) == "true"
     logger.info(

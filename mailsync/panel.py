@@ -12,6 +12,8 @@ The same email in several teammates' mailboxes is shown once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypedDict
 
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
@@ -20,6 +22,14 @@ from contacts.models import Contact, Organisation
 from mailsync.models import HeaderContact, MessageHeader
 
 THREADS_PER_PAGE = 20
+
+
+class ThreadKey(TypedDict):
+    """A row of the thread page: a conversation and the time of its newest
+    header."""
+
+    conversation_key: str
+    latest: datetime
 
 
 @dataclass
@@ -73,7 +83,7 @@ def contact_headers(
 
 def contact_threads(
     organisation: Organisation, contact: Contact, page_number: str | int | None
-) -> tuple[Page[dict[str, object]], list[PanelThread]]:
+) -> tuple[Page[ThreadKey], list[PanelThread]]:
     """Return one page of the contact's threads, newest first, in three queries
     (count, thread keys, headers) whatever the size of the history."""
     headers = contact_headers(organisation, contact)

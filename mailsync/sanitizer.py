@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import bleach
-import tinycss2
+import tinycss2  # type: ignore[import-untyped]  # ships no type information
 from bleach.css_sanitizer import CSSSanitizer
-from bleach.html5lib_shim import Filter
+from bleach.html5lib_shim import Filter  # type: ignore[attr-defined]  # stub omits it
 from bleach.sanitizer import BleachSanitizerFilter
 
 ALLOWED_TAGS = frozenset(
@@ -215,7 +215,10 @@ def _sanitise_once(html: str, images: ImagePolicy) -> str:
         css_sanitizer=EmailCSSSanitizer(),
     )
     document = cleaner.parser.parseFragment(html)
-    stream: Any = DropContentFilter(cleaner.walker(document))
+    # types-bleach types `walker` as a TreeWalker instance, but bleach stores
+    # the class returned by getTreeWalker("etree").
+    walker = cleaner.walker(document)  # type: ignore[operator]
+    stream: Any = DropContentFilter(walker)
 
     stream = BleachSanitizerFilter(
         source=stream,
@@ -373,7 +376,7 @@ def _is_tiny(attributes: dict[Any, str]) -> bool:
     )
 
 
-class EmailCSSSanitizer(CSSSanitizer):  # type: ignore[misc]
+class EmailCSSSanitizer(CSSSanitizer):
     """A CSS sanitiser that checks values as well as property names.
 
     A declaration survives only if its property is allowed and its value

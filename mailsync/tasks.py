@@ -28,11 +28,12 @@ def retry_delay(attempt: int, retry_after: int | None) -> int:
     exponential backoff with jitter, capped at ten minutes."""
     if retry_after is not None:
         return min(retry_after, settings.MAILSYNC_MAX_RETRY_AFTER_SECONDS)
-    return min(2**attempt * 5, 600) + random.randint(0, 5)
+    backoff: int = 2**attempt * 5
+    return min(backoff, 600) + random.randint(0, 5)
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
-def backfill_account(self: Task, account_id: int) -> None:
+def backfill_account(self: Task[[int], None], account_id: int) -> None:
     try:
         backfill.run_backfill(account_id)
     except nylas_client.NylasRetryableError as error:
@@ -60,7 +61,7 @@ def drain_webhook_deliveries() -> None:
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
-def sweep_account(self: Task, account_id: int) -> None:
+def sweep_account(self: Task[[int], None], account_id: int) -> None:
     from mailsync import sweep
 
     try:

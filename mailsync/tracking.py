@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest
 
+from contacts.access import AuthenticatedHttpRequest
 from mailsync.models import MessageHeader, OwnMessageView, WebhookDelivery
 from mailsync.webhooks import client_fingerprint
 
@@ -122,7 +122,7 @@ def record_reply(delivery: WebhookDelivery) -> None:
             header.save(update_fields=["replied_at", "updated_at"])
 
 
-def record_own_view(request: HttpRequest, header: MessageHeader) -> None:
+def record_own_view(request: AuthenticatedHttpRequest, header: MessageHeader) -> None:
     """Record that a product user opened this message's body, with a keyed
     hash of the client (IP and user agent) and never the body."""
     # NOTE: behind a reverse proxy REMOTE_ADDR is the proxy's address, and

@@ -11,12 +11,25 @@ use bulk_create.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection
+from django.db.models import Field, ForeignObjectRel
 
 from mailsync.models import MessageHeader
 
 UNIQUE_FIELDS = ("account", "nylas_message_id")
+
+
+def concrete_column(field: Field[Any, Any] | ForeignObjectRel) -> str:
+    """Return the database column of a concrete field.
+
+    Django marks a field concrete exactly when its column is set, but the
+    stubs type `column` as optional and `get_field` as possibly a relation.
+    """
+    assert isinstance(field, Field)
+    assert field.column is not None
+    return field.column
 
 
 def upsert_headers(
@@ -43,10 +56,14 @@ def _upsert_postgresql(
     meta = MessageHeader._meta
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
+    columns = ", ".join(quote(concrete_column(field)) for field in fields)
     arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in fields)
-    conflict = ", ".join(quote(meta.get_field(name).column) for name in UNIQUE_FIELDS)
-    updated_columns = [quote(meta.get_field(name).column) for name in update_fields]
+    conflict = ", ".join(
+        quote(concrete_column(meta.get_field(name))) for name in UNIQUE_FIELDS
+    )
+    updated_columns = [
+        quote(concrete_column(meta.get_field(name))) for name in update_fields
+    ]
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated_columns)
     values = [
         [
@@ -59,7 +76,7 @@ def _upsert_postgresql(
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "
         f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} "
-        f"RETURNING {quote(meta.pk.column)}, {quote('nylas_message_id')}"
+        f"RETURNING {quote(concrete_column(meta.pk))}, {quote('nylas_message_id')}"
     )
     # A plain psycopg cursor binds the arrays on the server; Django's cursor
     # would quote every element into the SQL text on the client, which costs

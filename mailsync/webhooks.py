@@ -119,7 +119,8 @@ def parse_notification(body: bytes) -> NylasNotification:
     if not isinstance(data, dict):
         raise InvalidNotification("The notification has no data object.")
 
-    payload = data.get("object") if isinstance(data.get("object"), dict) else {}
+    raw_object = data.get("object")
+    payload: dict[str, Any] = raw_object if isinstance(raw_object, dict) else {}
     return NylasNotification(
         id=notification_id[:200],
         type=trigger_type[:100],

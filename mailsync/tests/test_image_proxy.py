@@ -123,7 +123,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in table[host]
         ]
 
-    monkeypatch.setattr(image_proxy.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return table
 
 

@@ -21,7 +21,7 @@ def sign(raw: bytes, secret: str = SECRET) -> str:
 def post_raw(
     client: DjangoClient, raw: bytes, signature: str | None, **headers: str
 ) -> Any:
-    extra = {"headers": {**headers}}
+    extra: dict[str, Any] = {"headers": {**headers}}
     if signature is not None:
         extra["headers"]["X-Nylas-Signature"] = signature
     # Run the task queued on commit, as a worker would, inside the test's

@@ -18,13 +18,17 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from contacts.access import OrganisationRequest, organisation_member_required
+from contacts.access import (
+    AuthenticatedHttpRequest,
+    OrganisationRequest,
+    organisation_member_required,
+)
 from contacts.addresses import InvalidAddress, base_address, normalise_email
 from contacts.models import Contact, ContactEmail
 from mailsync import backfill, compose, nylas_client
@@ -81,7 +85,7 @@ def _clean_key(value: str) -> str:
         return str(uuid.uuid4())
 
 
-def _account_of(request: HttpRequest) -> EmailAccount | None:
+def _account_of(request: AuthenticatedHttpRequest) -> EmailAccount | None:
     return EmailAccount.objects.filter(user_id=request.user.pk).first()
 
 
@@ -400,7 +404,7 @@ def save_contact(request: OrganisationRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def save_signature(request: HttpRequest) -> HttpResponse:
+def save_signature(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Save the signature (sanitised here) and its two switches."""
     account = _account_of(request)
     if account is None:

@@ -6,10 +6,11 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from contacts.access import AuthenticatedHttpRequest
 from contacts.addresses import InvalidAddress
 from mailsync import accounts, connect, nylas_client
 from mailsync.models import Backfill, EmailAccount
@@ -17,13 +18,13 @@ from mailsync.models import Backfill, EmailAccount
 logger = logging.getLogger(__name__)
 
 
-def _account_of(request: HttpRequest) -> EmailAccount | None:
+def _account_of(request: AuthenticatedHttpRequest) -> EmailAccount | None:
     return EmailAccount.objects.filter(user_id=request.user.pk).first()
 
 
 @login_required
 @require_GET
-def email_settings(request: HttpRequest) -> HttpResponse:
+def email_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = _account_of(request)
     backfill = Backfill.objects.filter(account=account).first() if account else None
     return render(
@@ -40,7 +41,7 @@ def email_settings(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def connect_start(request: HttpRequest) -> HttpResponse:
+def connect_start(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Begin Setup: send the user to Nylas hosted authentication."""
     email = request.POST.get("email", "")
     provider = request.POST.get("provider") or None
@@ -59,7 +60,7 @@ def connect_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def connect_callback(request: HttpRequest) -> HttpResponse:
+def connect_callback(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Return from hosted auth: check state, exchange the code, queue the sync."""
     email = connect.pending_email(request.session)
     try:
@@ -85,7 +86,7 @@ def connect_callback(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def sync_progress(request: HttpRequest) -> HttpResponse:
+def sync_progress(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The progress fragment that the settings page polls through htmx."""
     account = _account_of(request)
     backfill = Backfill.objects.filter(account=account).first() if account else None
@@ -96,7 +97,7 @@ def sync_progress(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def disconnect(request: HttpRequest) -> HttpResponse:
+def disconnect(request: AuthenticatedHttpRequest) -> HttpResponse:
     account = _account_of(request)
     if account is None:
         return redirect("mailsync:settings")
@@ -115,7 +116,7 @@ def disconnect(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def sync_now(request: HttpRequest) -> HttpResponse:
+def sync_now(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Queue a sweep of the user's mailbox, for mail that has not arrived yet."""
     from mailsync import tasks
 

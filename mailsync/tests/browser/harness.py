@@ -18,7 +18,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,13 @@ class Recorder:
     for the host page. Unattributed events are kept under index -1.
     """
 
-    def __init__(self, context: Any, page: Any, origin: str, owner_of: Any) -> None:
+    def __init__(
+        self,
+        context: Any,
+        page: Any,
+        origin: str,
+        owner_of: Callable[[str], int | None],
+    ) -> None:
         self.page = page
         self.origin = origin
         self.owner_of = owner_of

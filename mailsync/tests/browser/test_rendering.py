@@ -30,7 +30,7 @@ CORPUS_MESSAGES = [
 
 def html_part(path: Path) -> str:
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-    body = message.get_body(preferencelist=("html",))  # type: ignore[attr-defined]
+    body = message.get_body(preferencelist=("html",))
     assert body is not None, f"{path.name} has no HTML part"
     return str(body.get_content())
 
