@@ -30,6 +30,19 @@ from mailsync.models import (
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+# Written after each page. The lease token is written only when the
+# backfill finishes, so a page never overwrites another worker's claim.
+PAGE_FIELDS = [
+    "page_cursor",
+    "pages_done",
+    "messages_scanned",
+    "messages_kept",
+    "skipped_by_reason",
+    "lease_expires_at",
+    "oldest_seen_at",
+    "status",
+    "finished_at",
+]
 
 
 class LeaseLost(Exception):
@@ -87,7 +100,8 @@ def page_size_for(account: EmailAccount) -> int:
 def run_backfill(account_id: int) -> Backfill | None:
     """Fetch and store pages until the window is done; return the final state.
 
-    Returns None when another worker holds the lease. Raises
+    Returns None when another worker holds the lease or takes it over (after
+    this one stalled past its expiry). Raises
     NylasRetryableError for the caller to retry later; a GrantInvalidError
     stops the backfill and marks the account for reconnection.
     """
@@ -99,6 +113,9 @@ def run_backfill(account_id: int) -> Backfill | None:
     backfill = Backfill.objects.select_related("account").get(account_id=account_id)
     try:
         _run_pages(backfill, token)
+    except LeaseLost:
+        logger.info("Backfill of account %s was taken over; stopping", account_id)
+        return None
     except nylas_client.GrantInvalidError as error:
         _stop_for_reconnect(backfill, str(error))
     except nylas_client.NylasRetryableError as error:
@@ -204,7 +221,8 @@ def _record_page(
         backfill.finished_at = now
         backfill.lease_token = ""
         backfill.lease_expires_at = None
-    backfill.save()
+    fields = [*PAGE_FIELDS, "lease_token"] if not next_cursor else PAGE_FIELDS
+    backfill.save(update_fields=fields)
 
     if not next_cursor:
         _mark_synced(backfill.account, backfill.window_end)

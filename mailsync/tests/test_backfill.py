@@ -269,3 +269,20 @@ def test_progress_fraction_reaches_one_when_finished(
     assert state.fraction_done == 1.0
     account.refresh_from_db()
     assert account.last_synced_at == state.window_end
+
+
+def test_worker_whose_lease_was_taken_stops_quietly(
+    mailbox: EmulatorControl, account: EmailAccount, saved_contacts: set[str]
+) -> None:
+    backfill.start_backfill(account)
+    real_store = headers.store_messages
+
+    def store_then_lose_lease(*args: Any, **kwargs: Any) -> Any:
+        Backfill.objects.filter(account=account).update(lease_token="other-worker")
+        return real_store(*args, **kwargs)
+
+    with mock.patch("mailsync.backfill.store_messages", store_then_lose_lease):
+        result = backfill.run_backfill(account.pk)
+
+    assert result is None
+    assert Backfill.objects.get(account=account).lease_token == "other-worker"
