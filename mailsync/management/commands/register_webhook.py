@@ -11,20 +11,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from mailsync import nylas_client, webhooks
+from mailsync import notifications, nylas_client, webhooks
 from mailsync.models import WebhookSecret
 
-TRIGGERS = [
-    "message.created",
-    "message.updated",
-    "message.deleted",
-    "message.opened",
-    "thread.replied",
-    "grant.created",
-    "grant.updated",
-    "grant.expired",
-    "grant.deleted",
-]
+# Subscribe to exactly the triggers the notification handlers act on.
+TRIGGERS = sorted(notifications.HANDLED_TYPES)
 
 
 class Command(BaseCommand):
