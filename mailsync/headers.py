@@ -35,6 +35,10 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("from", "to", "cc", "bcc", "reply_to")
 MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]+>")
+# Bidirectional embedding, override and isolate controls: in a subject or a
+# display name they only serve to make text read differently from what it
+# is ("invoice\u202egnp.exe"), so they are removed before storing.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 # What a later listing or notification may change on a stored header; never
@@ -157,7 +161,8 @@ def _normalised(entries: Iterable[EmailName]) -> list[dict[str, str]]:
     for entry in entries:
         email = normalise_email_or_none(entry.email)
         if email:
-            normalised.append({"name": entry.name.strip(), "email": email})
+            name = BIDI_CONTROLS.sub("", entry.name).strip()
+            normalised.append({"name": name, "email": email})
     return normalised
 
 
@@ -248,7 +253,7 @@ def _upsert_headers(
             nylas_thread_id=candidate.summary.thread_id,
             internet_message_id=candidate.internet_message_id,
             conversation_key=keys[candidate.summary.id],
-            subject=candidate.summary.subject,
+            subject=BIDI_CONTROLS.sub("", candidate.summary.subject),
             sent_at=candidate.sent_at,
             date_unreliable=candidate.date_unreliable,
             direction=candidate.direction,

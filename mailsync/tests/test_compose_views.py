@@ -163,6 +163,19 @@ def test_sent_page_offers_saving_new_address(
     assert 'value="dana@example.org"' not in page
 
 
+def test_sent_page_never_offers_a_teammate(
+    account: EmailAccount,
+    dana: Contact,
+    client: Client,
+    org_a: Organisation,
+    bob: User,
+) -> None:
+    page = send(client, org_a, to=DANA, bcc="Bob+crm@ACME.example.com, ola@example.org")
+
+    assert 'value="ola@example.org"' in page
+    assert 'value="bob+crm@acme.example.com"' not in page.lower()
+
+
 def test_save_contact_creates_contact_with_address(
     account: EmailAccount, client: Client, org_a: Organisation
 ) -> None:

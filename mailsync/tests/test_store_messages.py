@@ -330,3 +330,16 @@ def test_same_email_in_two_mailboxes_shows_once(
         "Alice Archer",
         "Bob Baker",
     ]
+
+
+def test_bidi_controls_are_removed_from_subject_and_names(
+    alice_account: EmailAccount, dana: Contact
+) -> None:
+    sender = [{"name": "Dana \u202eevil\u202c", "email": "dana@customer.example"}]
+    raw = message(subject="Invoice \u202egnp.exe\u2066", **{"from": sender})
+
+    store_messages(alice_account, [summary_from_dict(raw)])
+
+    header = MessageHeader.objects.get()
+    assert header.subject == "Invoice gnp.exe"
+    assert header.participants["from"][0]["name"] == "Dana evil"

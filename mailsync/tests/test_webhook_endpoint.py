@@ -135,6 +135,21 @@ def test_signed_malformed_body_is_400(client: Client, raw: bytes) -> None:
     assert WebhookDelivery.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"id":"u5","type":"message.created","time":1e999,"data":{}}',
+        b'{"id":"u4","type":"message.opened","data":{"object":{"message_id":"m",'
+        b'"grant_id":"g","recents":[{"timestamp":1e400}]}}}',
+    ],
+)
+def test_infinite_numbers_are_not_a_500(client: Client, raw: bytes) -> None:
+    response = post_raw(client, raw, sign(raw))
+
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.count() == 1
+
+
 def test_gzip_delivery_is_verified_on_compressed_bytes(client: Client) -> None:
     plain = json.dumps(envelope("n-gz", "grant.updated", {"grant_id": "g"})).encode()
     compressed = gzip.compress(plain)

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,7 +30,12 @@ from contacts.access import (
     OrganisationRequest,
     organisation_member_required,
 )
-from contacts.addresses import InvalidAddress, base_address, normalise_email
+from contacts.addresses import (
+    InvalidAddress,
+    base_address,
+    normalise_email,
+    normalise_email_or_none,
+)
 from contacts.models import Contact, ContactEmail
 from mailsync import backfill, compose, nylas_client
 from mailsync.compose import ComposeError, Draft
@@ -97,6 +103,15 @@ def _render_form(
     )
     context = {"organisation": request.organisation, "form": form, "account": account}
     return render(request, template, context)
+
+
+def _teammate_addresses(request: OrganisationRequest) -> frozenset[str]:
+    """Login and mailbox addresses of the organisation's members, without +tags."""
+    members = User.objects.filter(memberships__organisation=request.organisation)
+    raw = [*members.values_list("email", flat=True)]
+    raw += EmailAccount.objects.filter(user__in=members).values_list("email", flat=True)
+    found = {normalise_email_or_none(address) for address in raw}
+    return frozenset(base_address(address) for address in found if address)
 
 
 @organisation_member_required
@@ -355,17 +370,20 @@ def _unsaved_recipients(
     account: EmailAccount,
     recipients: tuple[EmailName, ...],
 ) -> list[EmailName]:
-    """Recipients that are neither the user nor a contact of this organisation."""
+    """Recipients that are neither the user, a teammate in this organisation,
+    nor a contact of it."""
     own = account.own_addresses()
+    addresses = [entry.email for entry in recipients]
     saved = set(
         ContactEmail.objects.filter(
-            organisation=request.organisation,
-            email__in=[entry.email for entry in recipients],
+            organisation=request.organisation, email__in=addresses
         ).values_list("email", flat=True)
     )
+    teammates = _teammate_addresses(request)
     offers: dict[str, EmailName] = {}
     for entry in recipients:
-        if entry.email in saved or base_address(entry.email) in own:
+        known = entry.email in saved or base_address(entry.email) in own | teammates
+        if known:
             continue
         name = entry.name or entry.email.partition("@")[0]
         offers.setdefault(entry.email, EmailName(name=name, email=entry.email))
