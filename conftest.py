@@ -7,6 +7,7 @@ organisation B only and must never see anything of A.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,44 @@ def chromium() -> Iterator[Any]:
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def celery_worker_process(
+    emulator: EmulatorControl, live_server: Any, tmp_path: Path
+) -> Iterator[Path]:
+    """A real Celery worker process on Redis, using the test database.
+
+    Yields the file that receives the worker's output, for tests that check
+    what it logs.
+    """
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    from convex_email.celery import app as celery_app
+
+    database = settings.DATABASES["default"]
+    url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**database)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "NYLAS_API_URI": emulator.url,
+        "NYLAS_API_KEY": emulator.handle.api_key,
+        "CELERY_BROKER_URL": celery_app.conf.broker_url,
+        "LOG_LEVEL": "DEBUG",
+    }
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    output = tmp_path / "worker.log"
+    with output.open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "convex_email", "worker",
+             "--pool=solo", "--loglevel=DEBUG", "--without-heartbeat",
+             "--without-gossip", "--without-mingle"],
+            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        yield output
+        worker.terminate()
+        worker.wait(timeout=20)

@@ -4,60 +4,27 @@ Celery worker, open a contact and read a message."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 
 import pytest
 
-from conftest import REPO_ROOT, EmulatorControl
+from conftest import EmulatorControl
 from contacts.models import Contact, Organisation
-from convex_email.celery import app as celery_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 OWNER = "alice@acme.example.com"
 
 
-@pytest.fixture
-def celery_worker_process(
-    emulator: EmulatorControl, live_server: Any
-) -> Iterator[None]:
-    """A real worker process on Redis, using the test database."""
-    database = settings.DATABASES["default"]
-    url = "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**database)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "NYLAS_API_URI": emulator.url,
-        "NYLAS_API_KEY": emulator.handle.api_key,
-        "CELERY_BROKER_URL": celery_app.conf.broker_url,
-    }
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "convex_email", "worker",
-         "--pool=solo", "--loglevel=WARNING", "--without-heartbeat",
-         "--without-gossip", "--without-mingle"],
-        cwd=REPO_ROOT,
-        env=env,
-    )  # fmt: skip
-    yield
-    worker.terminate()
-    worker.wait(timeout=20)
-
-
 def test_connect_backfill_and_read_a_message(
     chromium: Any,
     live_server: Any,
     emulator: EmulatorControl,
-    celery_worker_process: None,
+    celery_worker_process: Path,
     make_user: Callable[..., User],
     make_contact: Callable[..., Contact],
     org_a: Organisation,
