@@ -8,6 +8,7 @@ from email.headerregistry import Address
 from email.policy import default as default_policy
 
 WHITESPACE = re.compile(r"\s")
+ANGLE_ADDRESS = re.compile(r"<([^<>]*)>\s*$")
 
 
 class InvalidAddress(ValueError):
@@ -74,6 +75,7 @@ def parse_address_list(text: str) -> list[Address]:
 
 
 def _parse_one_mailbox(entry: str) -> Address:
+    _reject_non_ascii_local_part(entry)
     try:
         header = default_policy.header_factory("To", entry)
     except (HeaderParseError, IndexError, ValueError) as error:
@@ -85,6 +87,17 @@ def _parse_one_mailbox(entry: str) -> Address:
             'put a display name that contains a comma in quotes ("Last, First").'
         )
     return found[0]
+
+
+def _reject_non_ascii_local_part(entry: str) -> None:
+    bracketed = ANGLE_ADDRESS.search(entry)
+    address = bracketed.group(1) if bracketed else entry
+    local, at, _ = address.rpartition("@")
+    if at and not local.isascii():
+        raise InvalidAddress(
+            f"{entry!r} has non-ASCII characters before the @, which most mail "
+            "servers reject: check the address with the recipient."
+        )
 
 
 def _split_entries(text: str) -> list[str]:

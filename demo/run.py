@@ -146,9 +146,12 @@ def main() -> None:
         print_welcome()
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
+        # Ctrl-C reaches the children too, and they may exit before this
+        # process sees its own KeyboardInterrupt.
+        time.sleep(1)
         raise SystemExit("A demo process stopped; see the output above.")
     except KeyboardInterrupt:
-        pass
+        print("\nDemo stopped.", flush=True)
     finally:
         for child in children:
             child.send_signal(signal.SIGTERM)

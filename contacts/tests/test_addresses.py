@@ -66,3 +66,16 @@ def test_several_recipients_split_on_commas_and_semicolons() -> None:
 def test_invalid_recipients_are_rejected(raw: str) -> None:
     with pytest.raises(InvalidAddress):
         parse_address_list(raw)
+
+
+def test_non_ascii_local_part_is_named_in_error() -> None:
+    with pytest.raises(InvalidAddress) as raised:
+        parse_address_list('"Ünï" <ü@bücher.example>')
+
+    assert "non-ASCII characters before the @" in str(raised.value)
+
+
+def test_non_ascii_domain_is_accepted() -> None:
+    parsed = parse_address_list("user@bücher.example")
+
+    assert parsed[0].addr_spec == "user@xn--bcher-kva.example"

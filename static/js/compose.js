@@ -47,6 +47,9 @@
     quill.insertText(start - 1, "\n", "silent");
     quill.clipboard.dangerouslyPasteHTML(start, signature.innerHTML, "silent");
     quill.formatLine(start, quill.getLength() - start, "crmsig", "signature", "silent");
+    // Put the caret on the empty first line, above the signature, so that
+    // typing starts there rather than inside the signature.
+    quill.focus();
     quill.setSelection(0, 0, "silent");
   }
 
