@@ -4,8 +4,9 @@ Visibility, in one place:
 - a header is shown in organisation O for contact C when it is linked to C
   (a contact of O) and its mailbox owner is a member of O;
 - mail sent from inside the product is marked with the organisation it was
-  sent from and shows only there; everything else shows in every
-  organisation where the contact exists and the owner is a member.
+  sent from and shows only there;
+- everything else shows in every organisation where the contact exists and
+  the owner is a member.
 The same email in several teammates' mailboxes is shown once.
 """
 
@@ -72,8 +73,8 @@ def visible_headers(organisation: Organisation) -> QuerySet[MessageHeader]:
 def contact_headers(
     organisation: Organisation, contact: Contact
 ) -> QuerySet[MessageHeader]:
-    """The contact's visible headers; (header, contact) links are unique, so
-    each header appears once."""
+    """Return the contact's visible headers. Each appears once, because
+    (header, contact) links are unique."""
     return MessageHeader.objects.filter(
         _shown_in(organisation),
         headercontact__contact=contact,

@@ -1,7 +1,7 @@
 """The Nylas webhook endpoint: verify, record, hand off, answer.
 
-The answer comes before any Nylas call or heavy work: the view records the
-notification (ids only) and makes sure a drain task is queued, which
+The response is sent before any Nylas call or heavy work. The view records
+the notification (ids only) and makes sure a drain task is queued, which
 processes recorded notifications in the worker.
 """
 
@@ -30,7 +30,7 @@ def nylas_webhook(request: HttpRequest) -> HttpResponse:
     signature = request.headers.get("X-Nylas-Signature", "")
     if not webhooks.signature_is_valid(raw_body, signature, webhooks.signing_secrets()):
         # 401, not 200: an unsigned or forged request must change nothing,
-        # and Nylas does not retry 4xx answers.
+        # and Nylas does not retry 4xx responses.
         logger.warning("Webhook rejected: missing or invalid signature")
         return HttpResponse("Invalid signature.", status=401, content_type="text/plain")
 
@@ -44,7 +44,7 @@ def nylas_webhook(request: HttpRequest) -> HttpResponse:
         logger.warning("Webhook rejected: %s", error)
         return HttpResponse(str(error), status=400, content_type="text/plain")
 
-    # Duplicates are answered 200 too, so that Nylas stops retrying them.
+    # Duplicates get 200 too, so that Nylas stops retrying them.
     notifications.accept(notification)
     return HttpResponse("OK", content_type="text/plain")
 
