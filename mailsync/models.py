@@ -242,6 +242,11 @@ class WebhookDelivery(models.Model):
     trigger_type = models.CharField(max_length=100)
     nylas_grant_id = models.CharField(max_length=200, blank=True)
     object_id = models.CharField(max_length=1000, blank=True)
+    tracking_label = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The label we set when sending, echoed by tracking notifications.",
+    )
     event_time = models.BigIntegerField(null=True, blank=True)
     tracking_events = models.JSONField(
         default=list,

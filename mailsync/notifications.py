@@ -69,6 +69,7 @@ def accept(notification: NylasNotification) -> bool:
         event_time=notification.time,
         delivery_attempt=notification.attempt,
         tracking_events=list(notification.tracking_events),
+        tracking_label=notification.tracking_label,
         processed_at=None if handled else timezone.now(),
     )
     if not _insert_once(delivery):

@@ -36,10 +36,17 @@ def apply(delivery: WebhookDelivery) -> None:
 
 
 def _tracked_headers(delivery: WebhookDelivery) -> Any:
-    return MessageHeader.objects.filter(
+    """The sent message a tracking notification names: by the label we set
+    when sending (which survives a provider changing the message's id, as
+    Microsoft does when mail moves between folders), else by its id."""
+    by_id = MessageHeader.objects.filter(
         nylas_grant_id=delivery.nylas_grant_id,
         nylas_message_id=delivery.object_id,
     )
+    if not delivery.tracking_label:
+        return by_id
+    by_label = MessageHeader.objects.filter(tracking_label=delivery.tracking_label)
+    return by_label if by_label.exists() else by_id
 
 
 def record_opens(delivery: WebhookDelivery) -> None:

@@ -43,6 +43,7 @@ class NylasNotification:
     time: int | None
     attempt: int
     tracking_events: tuple[dict[str, Any], ...] = ()
+    tracking_label: str = ""
 
     @property
     def base_type(self) -> str:
@@ -129,7 +130,16 @@ def parse_notification(body: bytes) -> NylasNotification:
         time=_int_or_none(envelope.get("time")),
         attempt=_int_or_none(envelope.get("webhook_delivery_attempt")) or 1,
         tracking_events=_tracking_events(trigger_type, payload),
+        tracking_label=_tracking_label(trigger_type, payload),
     )
+
+
+def _tracking_label(trigger_type: str, payload: dict[str, Any]) -> str:
+    """The label set at send time, for tracking triggers only."""
+    if not trigger_type.startswith(("message.opened", "thread.replied")):
+        return ""
+    label = payload.get("label")
+    return label[:200] if isinstance(label, str) else ""
 
 
 def _tracking_events(

@@ -95,6 +95,7 @@ def deliver(envelope: dict[str, Any]) -> None:
             "object_id": notification.object_id,
             "event_time": notification.time,
             "tracking_events": list(notification.tracking_events),
+            "tracking_label": notification.tracking_label,
         },
     )
     tracking.apply(delivery)
@@ -106,6 +107,18 @@ def test_human_open_counts_with_times(sent_header: MessageHeader) -> None:
     sent_header.refresh_from_db()
     assert sent_header.open_count == 1
     assert sent_header.first_opened_at == datetime.fromtimestamp(SENT_AT + 600, tz=UTC)
+
+
+def test_open_follows_label_when_message_id_changed(
+    sent_header: MessageHeader,
+) -> None:
+    envelope = opened("n1", [(1, HUMAN, SENT_AT + 600)])
+    envelope["data"]["object"]["message_id"] = "msg-1501-moved-to-sent-items"
+
+    deliver(envelope)
+
+    sent_header.refresh_from_db()
+    assert sent_header.open_count == 1
 
 
 def test_repeated_recents_count_once(sent_header: MessageHeader) -> None:
