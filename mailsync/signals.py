@@ -2,3 +2,35 @@
 never the reverse)."""
 
 from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+
+from contacts.models import ContactEmail
+from mailsync.models import AccountStatus, EmailAccount
+
+
+@receiver(post_save, sender=ContactEmail)
+def fetch_history_of_new_address(
+    sender: type[ContactEmail], instance: ContactEmail, created: bool, **_: Any
+) -> None:
+    """A contact was saved or gained an address: fetch its recent email from
+    the mailboxes of every connected member of the contact's organisation."""
+    from mailsync import tasks
+
+    if not created:
+        return
+    account_ids = list(
+        EmailAccount.objects.filter(
+            user__memberships__organisation_id=instance.organisation_id,
+            status=AccountStatus.ACTIVE,
+        ).values_list("pk", flat=True)
+    )
+    for account_id in account_ids:
+        transaction.on_commit(
+            partial(tasks.fetch_address_history.delay, account_id, instance.pk)
+        )

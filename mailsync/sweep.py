@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from contacts.models import ContactEmail
 from mailsync import backfill, nylas_client
 from mailsync.headers import store_messages
 from mailsync.models import AccountStatus, Backfill, EmailAccount
@@ -80,3 +81,39 @@ def _sweep_start(account: EmailAccount) -> datetime | None:
         .first()
     )
     return window_end - overlap if window_end else None
+
+
+def fetch_address_history(account_id: int, contact_email_id: int) -> int:
+    """Store the last MAILSYNC_BACKFILL_DAYS of the account's mail with one
+    address (a contact just saved); return how many messages were kept."""
+    account = EmailAccount.objects.filter(pk=account_id).first()
+    address = (
+        ContactEmail.objects.filter(pk=contact_email_id)
+        .values_list("email", flat=True)
+        .first()
+    )
+    if account is None or account.status != AccountStatus.ACTIVE or not address:
+        return 0
+    since = timezone.now() - timedelta(days=settings.MAILSYNC_BACKFILL_DAYS)
+    kept = 0
+    cursor = ""
+    try:
+        for _ in range(MAX_PAGES):
+            page = nylas_client.list_message_page(
+                account.nylas_grant_id,
+                received_after=int(since.timestamp()),
+                received_before=None,
+                page_token=cursor,
+                limit=backfill.page_size_for(account),
+                any_email=address,
+            )
+            kept += store_messages(account, page.messages).kept
+            cursor = page.next_cursor
+            if not cursor:
+                break
+    except nylas_client.GrantInvalidError as error:
+        backfill.mark_reconnect_required(account, str(error))
+    logger.info(
+        "History of a new contact address: account %s kept %s", account_id, kept
+    )
+    return kept

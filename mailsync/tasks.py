@@ -82,3 +82,21 @@ def sweep_all_accounts() -> None:
 
     for account_id in sweep.accounts_to_sweep():
         sweep_account.delay(account_id)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES, acks_late=True)
+def fetch_address_history(
+    self: Task[[int, int], None], account_id: int, contact_email_id: int
+) -> None:
+    """Fetch one new contact address's recent mail from one mailbox."""
+    from mailsync import sweep
+
+    try:
+        sweep.fetch_address_history(account_id, contact_email_id)
+    except nylas_client.NylasRetryableError as error:
+        if self.request.retries >= MAX_RETRIES:
+            logger.error("History fetch for account %s gave up: %s", account_id, error)
+            return
+        raise self.retry(
+            countdown=retry_delay(self.request.retries, error.retry_after)
+        ) from error

@@ -41,8 +41,13 @@ def mailbox(emulator: EmulatorControl) -> EmulatorControl:
 
 @pytest.fixture
 def account(
-    make_account: Callable[..., EmailAccount], alice: User, settings: Any
+    make_account: Callable[..., EmailAccount],
+    alice: User,
+    settings: Any,
+    saved_contacts: set[str],
 ) -> EmailAccount:
+    """Alice's mailbox, connected after the contacts were saved (saving a
+    contact while a mailbox is connected fetches that contact's history)."""
     settings.MAILSYNC_PAGE_SIZE = 25
     return make_account(alice, email=OWNER, grant_id=GRANT, provider="imap")
 

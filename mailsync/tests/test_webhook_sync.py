@@ -32,7 +32,10 @@ def alex_account(
     make_user: Callable[..., User],
     make_account: Callable[..., EmailAccount],
     org_a: Organisation,
+    contacts: set[str],
 ) -> EmailAccount:
+    """Alex's mailbox, connected after the contacts were saved (saving a
+    contact while a mailbox is connected fetches that contact's history)."""
     alex = make_user("alex", organisations=(org_a,), email=OWNER)
     return make_account(alex, email=OWNER, grant_id=GRANT)
 
