@@ -24,8 +24,9 @@ NOTICES = {
         "or moved where Convex cannot read it."
     ),
     "disconnected": (
-        "This message is no longer available because its mailbox is "
-        "disconnected. The mailbox owner can reconnect it in Settings."
+        "This message cannot be shown right now: its mailbox's connection to "
+        "Convex has expired or was removed. Once the mailbox owner reconnects "
+        "it in Settings, the message can be read again."
     ),
     "failed": "The message could not be loaded right now. Try again in a moment.",
 }

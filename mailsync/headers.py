@@ -94,6 +94,7 @@ def store_messages(
     result = StoreResult()
     owner = account.own_addresses()
     candidates = _candidates(summaries, owner, result)
+    _name_the_owner(candidates, owner, account.user.get_full_name())
     matches = _match_contacts(account, candidates)
 
     kept = [candidate for candidate in candidates if matches.get(candidate.summary.id)]
@@ -150,6 +151,21 @@ def _candidate(
         internet_message_id=message_id,
         own_key=_own_conversation_key(summary, message_id),
     )
+
+
+def _name_the_owner(
+    candidates: Sequence[_Candidate], owner: frozenset[str], name: str
+) -> None:
+    """Give the owner's own addresses the owner's name where the message
+    has none (mail sent through the API or from some phones carries only
+    the address)."""
+    if not name:
+        return
+    for candidate in candidates:
+        for entries in candidate.participants.values():
+            for entry in entries:
+                if not entry["name"] and base_address(entry["email"]) in owner:
+                    entry["name"] = name
 
 
 def _role(summary: MessageSummary, role: str) -> tuple[EmailName, ...]:

@@ -227,7 +227,7 @@ def test_body_drops_tiny_images_on_sent_mail(
     ("error", "expected"),
     [
         (nylas_client.NylasNotFoundError("gone"), "no longer available"),
-        (nylas_client.GrantInvalidError("revoked"), "no longer available"),
+        (nylas_client.GrantInvalidError("revoked"), "cannot be shown right now"),
         (nylas_client.NylasRetryableError("timeout"), "could not be loaded"),
     ],
 )

@@ -241,3 +241,18 @@ def test_panel_is_paginated(
     assert "Quote 24" in first
     assert "Quote 0" not in first
     assert "Quote 0" in second
+
+
+def test_pager_links_load_the_panel_not_the_page(
+    client: Client,
+    alice: User,
+    alice_account: EmailAccount,
+    dana: Contact,
+    org_a: Organisation,
+) -> None:
+    store(alice_account, 25)
+    client.force_login(alice)
+
+    first = client.get(panel_url(org_a, dana, 1)).content.decode()
+
+    assert f'hx-get="{panel_url(org_a, dana, 2)}"' in first

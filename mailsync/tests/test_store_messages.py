@@ -343,3 +343,17 @@ def test_bidi_controls_are_removed_from_subject_and_names(
     header = MessageHeader.objects.get()
     assert header.subject == "Invoice gnp.exe"
     assert header.participants["from"][0]["name"] == "Dana evil"
+
+
+def test_owner_without_name_gets_account_name(
+    alice_account: EmailAccount, dana: Contact
+) -> None:
+    raw = message(
+        **{"from": [{"email": "alice@acme.example.com"}]},
+        to=[{"name": "Dana", "email": "dana@customer.example"}],
+    )
+
+    store_messages(alice_account, [summary_from_dict(raw)])
+
+    sender = MessageHeader.objects.get().participants["from"][0]
+    assert sender["name"] == "Alice Archer"
