@@ -328,3 +328,44 @@ def test_reply_all_threads_and_quotes(
     assert "x()" not in request["body"]
     assert reply.conversation_key == parent.conversation_key
     assert reply.nylas_thread_id == parent.nylas_thread_id
+
+
+def test_reply_to_teammate_only_message_stays_in_thread(
+    account: EmailAccount,
+    dana: Contact,
+    client: Client,
+    org_a: Organisation,
+    emulator: EmulatorControl,
+    bob: User,
+    make_account: Callable[..., EmailAccount],
+) -> None:
+    bob_grant = "grant-bob-compose"
+    emulator.add_grant("bob@acme.example.com", bob_grant)
+    bob_account = make_account(bob, "bob@acme.example.com", bob_grant)
+    parent_id = emulator.inject(
+        "bob@acme.example.com",
+        **{
+            "from": [{"name": "Dana Whitfield", "email": DANA}],
+            "to": [{"email": "bob@acme.example.com"}],
+            "subject": "Only Bob has this",
+            "body": "<p>For Bob</p>",
+        },
+    )
+    store_messages(bob_account, [find_message_summary(bob_grant, parent_id)])
+    parent = MessageHeader.objects.get(nylas_message_id=parent_id)
+    reply_url = reverse("mailsync:compose-reply", args=[org_a.slug, parent.pk])
+
+    form = client.get(reply_url, HTTP_HX_REQUEST="true").content.decode()
+    send(
+        client,
+        org_a,
+        to=DANA,
+        subject="Re: Only Bob has this",
+        reply_header=str(parent.pk),
+    )
+
+    request = sent_log(emulator)[0]["request_body"]
+    reply = MessageHeader.objects.get(account=account)
+    assert "not in your own mailbox" in form
+    assert "reply_to_message_id" not in request
+    assert reply.conversation_key == parent.conversation_key

@@ -67,6 +67,7 @@ class ComposeForm:
     errors: dict[str, str] = field(default_factory=dict)
     failure: str = ""
     retryable: bool = False
+    notice: str = ""
 
     @classmethod
     def from_post(cls, data: Any) -> ComposeForm:
@@ -173,6 +174,12 @@ def compose_reply(request: OrganisationRequest, header_id: int) -> HttpResponse:
         form.retryable = True
         return _render_form(request, form, account)
 
+    if _own_copy(account, header) is None:
+        form.notice = (
+            "This message is not in your own mailbox, so the recipients' mail "
+            "programs will show your reply as a new conversation. In Convex it "
+            "stays in this thread."
+        )
     to, cc = compose.reply_recipients(
         parent, account.own_addresses(), reply_all=reply_all
     )
@@ -230,7 +237,14 @@ def send(request: OrganisationRequest) -> HttpResponse:
         _explain_failure(account, form, error)
         return _render_form(request, form, account)
 
-    _store_sent(request, account, sent.summary, compose.tracking_label(form.form_key))
+    unthreaded_parent = quote_header if not draft.reply_to_message_id else None
+    _store_sent(
+        request,
+        account,
+        sent.summary,
+        compose.tracking_label(form.form_key),
+        unthreaded_parent,
+    )
     return _render_sent(request, account, form, draft)
 
 
@@ -324,6 +338,7 @@ def _store_sent(
     account: EmailAccount,
     summary: MessageSummary,
     label: str,
+    parent: MessageHeader | None = None,
 ) -> None:
     """Store the sent copy's header at once, marked with this organisation.
 
@@ -339,8 +354,16 @@ def _store_sent(
         logger.info("Sent message %s not re-read: %s", summary.id, error)
 
     store_messages(account, [summary])
+    marks: dict[str, Any] = {
+        "sent_from_organisation": request.organisation,
+        "tracking_label": label,
+    }
+    if parent is not None:
+        # Without its own copy of the parent the provider cannot thread the
+        # reply, so the panel keeps it in the parent's conversation itself.
+        marks["conversation_key"] = parent.conversation_key
     MessageHeader.objects.filter(account=account, nylas_message_id=summary.id).update(
-        sent_from_organisation=request.organisation, tracking_label=label
+        **marks
     )
 
 
