@@ -348,3 +348,32 @@ def _pairs_query(pairs: Iterable[tuple[int, int]]) -> Q:
     for header_id, contact_id in pairs:
         query |= Q(header_id=header_id, contact_id=contact_id)
     return query
+
+
+def relink_contact(contact_id: int) -> int:
+    """Re-check a contact's links after it lost an address, then delete the
+    headers no saved contact is linked to any more; return how many."""
+    addresses = set(
+        ContactEmail.objects.filter(contact_id=contact_id).values_list(
+            "email", flat=True
+        )
+    )
+    links = HeaderContact.objects.filter(contact_id=contact_id).select_related(
+        "header__account"
+    )
+    owners: dict[int, frozenset[str]] = {}
+    stale = []
+    for link in links:
+        account = link.header.account
+        owner = owners.setdefault(account.pk, account.own_addresses())
+        others = {
+            entry["email"]
+            for entries in link.header.participants.values()
+            for entry in entries
+            if base_address(entry["email"]) not in owner
+        }
+        if not others & addresses:
+            stale.append(link.pk)
+    HeaderContact.objects.filter(pk__in=stale).delete()
+    deleted, _ = MessageHeader.objects.filter(headercontact__isnull=True).delete()
+    return deleted

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from contacts.models import ContactEmail
@@ -34,3 +34,14 @@ def fetch_history_of_new_address(
         transaction.on_commit(
             partial(tasks.fetch_address_history.delay, account_id, instance.pk)
         )
+
+
+@receiver(post_delete, sender=ContactEmail)
+def forget_removed_address(
+    sender: type[ContactEmail], instance: ContactEmail, **_: Any
+) -> None:
+    """An address left a contact (or the contact was deleted): drop the links
+    and headers that no longer involve any saved contact."""
+    from mailsync import tasks
+
+    transaction.on_commit(partial(tasks.relink_contact.delay, instance.contact_id))

@@ -100,3 +100,12 @@ def fetch_address_history(
         raise self.retry(
             countdown=retry_delay(self.request.retries, error.retry_after)
         ) from error
+
+
+@shared_task(acks_late=True)
+def relink_contact(contact_id: int) -> None:
+    """Drop headers that stopped involving a saved contact (ids only)."""
+    from mailsync import headers
+
+    deleted = headers.relink_contact(contact_id)
+    logger.info("Contact %s changed: %s headers no longer kept", contact_id, deleted)

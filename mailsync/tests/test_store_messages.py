@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.test import TestCase
 
 import pytest
 
@@ -357,3 +358,33 @@ def test_owner_without_name_gets_account_name(
 
     sender = MessageHeader.objects.get().participants["from"][0]
     assert sender["name"] == "Alice Archer"
+
+
+def test_removed_address_drops_its_headers(
+    alice_account: EmailAccount,
+    make_contact: Callable[..., Contact],
+    org_a: Organisation,
+) -> None:
+    contact = make_contact(org_a, "Dana", "dana@customer.example", "dana@home.example")
+    by_work = message(id="m-work")
+    by_home = message(id="m-home", **{"from": [{"email": "dana@home.example"}]})
+    store_messages(
+        alice_account, [summary_from_dict(by_work), summary_from_dict(by_home)]
+    )
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        contact.emails.get(email="dana@home.example").delete()
+
+    kept = set(MessageHeader.objects.values_list("nylas_message_id", flat=True))
+    assert kept == {"m-work"}
+
+
+def test_deleted_contact_drops_its_headers(
+    alice_account: EmailAccount, dana: Contact
+) -> None:
+    store_messages(alice_account, [summary_from_dict(message())])
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dana.delete()
+
+    assert MessageHeader.objects.count() == 0
