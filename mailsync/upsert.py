@@ -10,11 +10,14 @@ use bulk_create.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 from django.db.models import Field, ForeignObjectRel
+
+import psycopg
 
 from mailsync.models import MessageHeader
 
@@ -65,23 +68,26 @@ def _upsert_postgresql(
         quote(concrete_column(meta.get_field(name))) for name in update_fields
     ]
     updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in updated_columns)
-    values = [
-        [
-            field.get_db_prep_save(field.pre_save(row, add=True), connection)
-            for row in rows
-        ]
-        for field in fields
-    ]
+    values = [_column_values(field, rows) for field in fields]
     sql = (
         f"INSERT INTO {quote(meta.db_table)} ({columns}) "
         f"SELECT * FROM unnest({arrays}) "
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} "
         f"RETURNING {quote(concrete_column(meta.pk))}, {quote('nylas_message_id')}"
     )
-    # A plain psycopg cursor binds the arrays on the server; Django's cursor
-    # would quote every element into the SQL text on the client, which costs
-    # as much as the rest of the statement.
+    # A server-binding psycopg cursor sends each array as one parameter;
+    # Django's connection makes client-binding cursors, which would quote
+    # every element into the SQL text and cost as much as the statement.
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, values)
         return {message_id: pk for pk, message_id in cursor.fetchall()}
+
+
+def _column_values(field: Field[Any, Any], rows: Sequence[MessageHeader]) -> list[Any]:
+    """One column's values. Python values bind as they are (aware datetimes,
+    strings, numbers); JSON goes as text and is cast to jsonb in SQL."""
+    values = [field.pre_save(row, add=True) for row in rows]
+    if isinstance(field, models.JSONField):
+        return [None if value is None else json.dumps(value) for value in values]
+    return values
