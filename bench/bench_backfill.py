@@ -70,7 +70,7 @@ class EmulatorProcess:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            # The server answers before its mailboxes are loaded: wait for
+            # The server responds before its mailboxes are loaded: wait for
             # the grant, which is created last.
             request = urllib.request.Request(
                 f"{self.url}/v3/grants/{GRANT}",

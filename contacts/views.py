@@ -46,7 +46,8 @@ def contact_list(request: OrganisationRequest) -> HttpResponse:
 
 @organisation_member_required
 def contact_detail(request: OrganisationRequest, contact_id: int) -> HttpResponse:
-    """The Contact Details Panel: the contact, and the panels other apps add."""
+    """Render the Contact Details Panel: the contact, and the panels other
+    apps add."""
     contact = get_object_or_404(
         Contact.objects.prefetch_related("emails", "properties"),
         pk=contact_id,
@@ -63,7 +64,7 @@ def contact_detail(request: OrganisationRequest, contact_id: int) -> HttpRespons
 
 @organisation_member_required
 def property_detail(request: OrganisationRequest, property_id: int) -> HttpResponse:
-    """The Property Detail Panel with its contacts."""
+    """Render the Property Detail Panel with its contacts."""
     site = get_object_or_404(
         Property.objects.prefetch_related("contacts__emails"),
         pk=property_id,

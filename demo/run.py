@@ -88,7 +88,7 @@ def wait_for(url: str, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.3)
     raise SystemExit(
-        f"{url} did not answer within {seconds:.0f} s; see the output above."
+        f"{url} did not respond within {seconds:.0f} s; see the output above."
     )
 
 
@@ -115,7 +115,7 @@ def main() -> None:
 
     try:
         start(emulator_command(args.mailbox))
-        # The emulator answers before its mailboxes are loaded; Priya's grant
+        # The emulator responds before its mailboxes are loaded; Priya's grant
         # is created last, so wait for it.
         wait_for(f"{EMULATOR_URL}/v3/grants/grant-priya")
         subprocess.run(

@@ -38,7 +38,7 @@ PROVIDERS = {
 
 
 class ConnectError(Exception):
-    """A connection attempt failed; `kind` selects the page the user sees."""
+    """A failed connection attempt; `kind` selects the error page shown."""
 
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)

@@ -41,8 +41,8 @@ MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]+>")
 BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
-# What a later listing or notification may change on a stored header; never
-# sent_from_organisation or the read-receipt fields.
+# Fields a later listing or notification may change on a stored header.
+# sent_from_organisation and the read-receipt fields are never among them.
 HEADER_UPDATE_FIELDS = (
     "nylas_thread_id",
     "internet_message_id",
@@ -199,7 +199,7 @@ def message_time(summary: MessageSummary) -> tuple[datetime, bool]:
     """Return (time, unreliable): the Nylas date, else created_at, else now.
 
     A missing or zero date is never shown as 1970; the fallback is flagged
-    so that the panel can say the date is unknown.
+    so that the panel can show the date as unknown.
     """
     if summary.date and summary.date > 0:
         return datetime.fromtimestamp(summary.date, tz=UTC), False

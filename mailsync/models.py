@@ -56,7 +56,7 @@ class EmailAccount(models.Model):
         return f"{self.email} ({self.provider})"
 
     def own_addresses(self) -> frozenset[str]:
-        """The owner's addresses in comparison form, without `+tag`s."""
+        """Return the owner's addresses in comparison form, without `+tag`s."""
         found = set()
         for raw in [self.email, *self.aliases]:
             normalised = normalise_email_or_none(str(raw))

@@ -278,7 +278,7 @@ def handle_grant_invalid(delivery: WebhookDelivery) -> None:
 
 
 def handle_grant_valid(delivery: WebhookDelivery) -> None:
-    """The grant works again (re-authenticated): resume syncing and catch up."""
+    """Resume syncing and catch up once the grant works again (re-authenticated)."""
     from mailsync import tasks
 
     account = _account_for(delivery)
@@ -314,8 +314,8 @@ HANDLERS: dict[str, Callable[[WebhookDelivery], None]] = {
 
 
 def record_grant_failure(delivery_id: int, error: str) -> None:
-    """The grant stopped working while handling a notification: nothing more
-    can be read for it, so the row is closed with the error."""
+    """Close a delivery whose grant stopped working while it was handled:
+    nothing more can be read for it, so the row keeps the error."""
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
     account = _account_for(delivery)
     if account is not None:

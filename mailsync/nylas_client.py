@@ -175,9 +175,13 @@ def _translate_api_error(
     if status >= 500:
         return NylasRetryableError(f"{where} failed with status {status}.")
     if status in (401, 403) or "grant" in str(error.type).lower():
-        return GrantInvalidError(f"{where} was refused ({status}): reconnect needed.")
+        return GrantInvalidError(
+            f"{where} was rejected ({status}): reconnect the mailbox in Settings."
+        )
     if status == 404 and missing_grant:
-        return GrantInvalidError(f"{where}: grant not found (404): reconnect needed.")
+        return GrantInvalidError(
+            f"{where}: grant not found (404): reconnect the mailbox in Settings."
+        )
     if status == 404:
         return NylasNotFoundError(f"{where}: not found (404).")
     return NylasRequestError(f"{where} was rejected ({status}): {error}")
@@ -486,7 +490,7 @@ SEND_TIMEOUT_SECONDS = 15
 
 @dataclass(frozen=True)
 class SentMessage:
-    """What Nylas returned for a send: the sent copy's header facts."""
+    """The result of a send: the sent copy's header facts."""
 
     summary: MessageSummary
     replayed: bool
@@ -498,8 +502,8 @@ def send_message(
     """Send one message through the SDK and return the sent copy's headers.
 
     `build_request` is called for this attempt, because the SDK mutates the
-    dict it is given (it renames `from_` and rewrites attachments). Nylas
-    answers a repeated `idempotency_key` with the first result for an hour,
+    dict it is given (it renames `from_` and rewrites attachments). For a
+    repeated `idempotency_key` Nylas returns the first result for an hour,
     so a retried send never goes out twice. Raises NylasRetryableError,
     GrantInvalidError or NylasRequestError.
     """

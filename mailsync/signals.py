@@ -18,8 +18,8 @@ from mailsync.models import AccountStatus, EmailAccount
 def fetch_history_of_new_address(
     sender: type[ContactEmail], instance: ContactEmail, created: bool, **_: Any
 ) -> None:
-    """A contact was saved or gained an address: fetch its recent email from
-    the mailboxes of every connected member of the contact's organisation."""
+    """Fetch a new contact address's recent email from the mailboxes of every
+    connected member of the contact's organisation."""
     from mailsync import tasks
 
     if not created:
@@ -40,8 +40,8 @@ def fetch_history_of_new_address(
 def forget_removed_address(
     sender: type[ContactEmail], instance: ContactEmail, **_: Any
 ) -> None:
-    """An address left a contact (or the contact was deleted): drop the links
-    and headers that no longer involve any saved contact."""
+    """Drop the links and headers that no longer involve any saved contact
+    after an address left a contact (or the contact was deleted)."""
     from mailsync import tasks
 
     transaction.on_commit(partial(tasks.relink_contact.delay, instance.contact_id))

@@ -44,6 +44,22 @@ def sweep_account(account_id: int) -> int:
         return 0
 
     started = timezone.now()
+    kept, grant_valid = _store_received_since(account, since)
+    if not grant_valid:
+        return kept
+
+    EmailAccount.objects.filter(pk=account.pk).filter(
+        Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=started)
+    ).update(last_synced_at=started)
+    logger.info("Sweep of account %s kept %s messages", account.pk, kept)
+    return kept
+
+
+def _store_received_since(
+    account: EmailAccount, since: datetime, any_email: str | None = None
+) -> tuple[int, bool]:
+    """List and store the account's mail received since `since`, page by
+    page; return (messages kept, whether the grant was still valid)."""
     kept = 0
     cursor = ""
     try:
@@ -54,20 +70,17 @@ def sweep_account(account_id: int) -> int:
                 received_before=None,
                 page_token=cursor,
                 limit=backfill.page_size_for(account),
+                any_email=any_email,
             )
             kept += store_messages(account, page.messages).kept
             cursor = page.next_cursor
             if not cursor:
                 break
     except nylas_client.GrantInvalidError as error:
+        logger.info("Account %s needs reconnection: %s", account.pk, error)
         backfill.mark_reconnect_required(account, str(error))
-        return kept
-
-    EmailAccount.objects.filter(pk=account.pk).filter(
-        Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=started)
-    ).update(last_synced_at=started)
-    logger.info("Sweep of account %s kept %s messages", account.pk, kept)
-    return kept
+        return kept, False
+    return kept, True
 
 
 def _sweep_start(account: EmailAccount) -> datetime | None:
@@ -95,24 +108,7 @@ def fetch_address_history(account_id: int, contact_email_id: int) -> int:
     if account is None or account.status != AccountStatus.ACTIVE or not address:
         return 0
     since = timezone.now() - timedelta(days=settings.MAILSYNC_BACKFILL_DAYS)
-    kept = 0
-    cursor = ""
-    try:
-        for _ in range(MAX_PAGES):
-            page = nylas_client.list_message_page(
-                account.nylas_grant_id,
-                received_after=int(since.timestamp()),
-                received_before=None,
-                page_token=cursor,
-                limit=backfill.page_size_for(account),
-                any_email=address,
-            )
-            kept += store_messages(account, page.messages).kept
-            cursor = page.next_cursor
-            if not cursor:
-                break
-    except nylas_client.GrantInvalidError as error:
-        backfill.mark_reconnect_required(account, str(error))
+    kept, _ = _store_received_since(account, since, any_email=address)
     logger.info(
         "History of a new contact address: account %s kept %s", account_id, kept
     )

@@ -36,7 +36,7 @@ def apply(delivery: WebhookDelivery) -> None:
 
 
 def _tracked_headers(delivery: WebhookDelivery) -> Any:
-    """The sent message a tracking notification names: by the label we set
+    """Find the sent message a tracking notification names: by the label we set
     when sending (which survives a provider changing the message's id, as
     Microsoft does when mail moves between folders), else by its id."""
     by_id = MessageHeader.objects.filter(

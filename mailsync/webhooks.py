@@ -54,8 +54,8 @@ class NylasNotification:
 
 
 def signing_secrets() -> tuple[str, ...]:
-    """The secrets a signature may be made with: the configured one, the
-    current stored one, and ones retired within the grace period."""
+    """Return the secrets a signature may be made with: the configured one,
+    the current stored one, and ones retired within the grace period."""
     now = time.monotonic()
     if _secret_cache["expires"] > now:
         return tuple(_secret_cache["secrets"])
@@ -135,7 +135,7 @@ def parse_notification(body: bytes) -> NylasNotification:
 
 
 def _tracking_label(trigger_type: str, payload: dict[str, Any]) -> str:
-    """The label set at send time, for tracking triggers only."""
+    """Return the label set at send time, for tracking triggers only."""
     if not trigger_type.startswith(("message.opened", "thread.replied")):
         return ""
     label = payload.get("label")
@@ -147,7 +147,7 @@ def _tracking_events(
 ) -> tuple[dict[str, Any], ...]:
     """Reduce message.opened `recents` to what read receipts need: the time,
     whether a privacy proxy fetched the pixel, and a keyed hash of the
-    client so that a teammate's own views can be told apart."""
+    client so that a teammate's own views can be recognised."""
     if not trigger_type.startswith("message.opened"):
         return ()
     recents = payload.get("recents")
@@ -169,8 +169,8 @@ def _tracking_events(
 
 
 def is_privacy_proxy(ip: str, user_agent: str) -> bool:
-    """Whether an image fetch came from a mail privacy proxy rather than a
-    person: Google's image proxy and Yahoo's name themselves in the user
+    """Return whether an image fetch came from a mail privacy proxy rather
+    than a person: Google's image proxy and Yahoo's name themselves in the user
     agent; Apple Mail Privacy Protection fetches from Apple's 17.0.0.0/8."""
     agent = user_agent.lower()
     if "googleimageproxy" in agent or "yahoomailproxy" in agent:
@@ -179,7 +179,7 @@ def is_privacy_proxy(ip: str, user_agent: str) -> bool:
 
 
 def client_fingerprint(ip: str, user_agent: str) -> str:
-    """A keyed hash of the client, so the raw IP is never stored."""
+    """Return a keyed hash of the client, so that the raw IP is not stored."""
     key = settings.SECRET_KEY.encode()
     return hmac.new(key, f"{ip}|{user_agent}".encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -32,7 +32,10 @@ def begin_setup(client: Client, email: str = OWNER, provider: str = "") -> str:
 
 
 def decide(auth_url: str, decision: str, provider: str = "google") -> str:
-    """Answer the emulator's consent page; return our callback's path and query."""
+    """Submit a decision on the emulator's consent page.
+
+    Returns the path and query of our callback that the emulator redirects to.
+    """
     query = {
         key: values[-1] for key, values in parse_qs(urlsplit(auth_url).query).items()
     }

@@ -1,4 +1,4 @@
-"""The Nylas webhook endpoint: verify, record, hand off, answer.
+"""The Nylas webhook endpoint: verify, record, hand off, respond.
 
 The response is sent before any Nylas call or heavy work. The view records
 the notification (ids only) and makes sure a drain task is queued, which
